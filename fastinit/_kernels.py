@@ -1,0 +1,281 @@
+"""Fill kernels: Philox words -> floats, in the blocked layout of the stream spec.
+
+One driver fills any flat float32/float64 buffer for every distribution. It is
+specialized at compile time on two things only:
+
+* the output dtype, which fixes how many elements one Philox counter yields
+  (``ELEMENTS_PER_COUNTER``: 4 for 32-bit outputs, 2 for 64-bit outputs);
+* the type of the parameter tuple (``Uniform``, ``Normal``, ``TruncatedNormal``),
+  which picks the transform from four 32-bit words to those elements.
+
+Layout (docs/stream-format.md): the global stream is cut into blocks of
+``E * LANES`` elements. Block ``b`` uses counters ``b*LANES + t`` for
+``t < LANES``; output ``j`` of counter ``t`` goes to element
+``b*E*LANES + j*LANES + t``. Each output position ``j`` is a contiguous run,
+so the loop over ``t`` is a plain vector loop.
+"""
+
+from collections import namedtuple
+
+import numba
+import numpy as np
+from numba import types
+from numba.extending import overload
+
+from ._jit import INLINE_OPTIONS, inline, kernel, parallel_kernel
+
+from ._elementary import log_f32, log_f64, ndtri_lower_f64, sincos_turns_f32, sincos_turns_f64
+from ._philox import philox4x32_10
+
+LANES = 128  # counters per block (part of the stream format)
+
+# Parameters, already converted by the public layer (see distributions.py).
+Uniform = namedtuple("Uniform", ["low", "span", "top"])
+Normal = namedtuple("Normal", ["mean", "std"])
+TruncatedNormal = namedtuple(
+    "TruncatedNormal", ["mean", "std", "sign", "p_low", "q_high", "width", "clip_low", "clip_high"]
+)
+
+_U32 = np.uint32
+_U64 = np.uint64
+_F32 = np.float32
+_F64 = np.float64
+_MASK32 = np.uint64(0xFFFFFFFF)
+
+
+def ELEMENTS_PER_COUNTER(dtype):
+    """4 for 32-bit floats, 2 for 64-bit floats."""
+    return 16 // np.dtype(dtype).itemsize
+
+
+# --------------------------------------------------------------------------
+# Words -> unit floats (the converters of the spec).
+# --------------------------------------------------------------------------
+@inline
+def unit_f32(w):
+    """[0, 1) on the 2**-24 grid: (w >> 8) * 2**-24. Never 1."""
+    return _F32(_U32(w >> _U32(8))) * _F32(2.0**-24)
+
+
+@inline
+def word_pair_u53(lo, hi):
+    """The top 53 bits of the 64-bit word (hi << 32) | lo."""
+    return ((_U64(hi) << _U64(32)) | _U64(lo)) >> _U64(11)
+
+
+@inline
+def unit_f64(lo, hi):
+    """[0, 1) on the 2**-53 grid. Never 1."""
+    return _F64(word_pair_u53(lo, hi)) * _F64(2.0**-53)
+
+
+@inline
+def open_unit_f32_as_f64(w):
+    """(2w + 1) * 2**-33 in (0, 1), exact in float64; 1 - u is exact too."""
+    return _F64(w) * _F64(2.0**-32) + _F64(2.0**-33)
+
+
+@inline
+def open_unit_f64(lo, hi):
+    """(2k + 1) * 2**-53 in (0, 1) from the top 52 bits k; exact, 1 - u exact."""
+    k = ((_U64(hi) << _U64(32)) | _U64(lo)) >> _U64(12)
+    return _F64(k) * _F64(2.0**-52) + _F64(2.0**-53)
+
+
+# --------------------------------------------------------------------------
+# Transforms: one per (parameter type, output width).
+# --------------------------------------------------------------------------
+@inline
+def _uniform_f32(p, w):
+    v = _F32(p.low) + _F32(p.span) * unit_f32(w)
+    top = _F32(p.top)
+    return v if v < top else top
+
+
+@inline
+def _uniform_f64(p, lo, hi):
+    v = _F64(p.low) + _F64(p.span) * unit_f64(lo, hi)
+    return v if v < p.top else _F64(p.top)
+
+
+@inline
+def box_muller_f32(w0, w1):
+    """Two standard normals from two words: u1 = (w0 + 1/2) * 2**-32 rounded
+    to float32 (in (0, 1]), angle = (w1 >> 8) / 2**24 turns."""
+    u1 = _F32(w0) * _F32(2.0**-32) + _F32(2.0**-33)
+    r = np.sqrt(_F32(-2.0) * log_f32(u1))
+    s, c = sincos_turns_f32(_U32(w1 >> _U32(8)))
+    return r * c, r * s
+
+
+@inline
+def box_muller_f64(w0, w1, w2, w3):
+    """Two standard normals from four words: u1 = (k1 + 1) * 2**-53 in (0, 1],
+    angle = k2 / 2**53 turns, k1 and k2 the top 53 bits of each word pair."""
+    u1 = _F64(word_pair_u53(w0, w1) + _U64(1)) * _F64(2.0**-53)
+    r = np.sqrt(_F64(-2.0) * log_f64(u1))
+    s, c = sincos_turns_f64(word_pair_u53(w2, w3))
+    return r * c, r * s
+
+
+@inline
+def _truncated_standard(p, u):
+    """Inverse-CDF sample of the standardized truncated normal for u in (0, 1).
+
+    The interval is stored mirrored into the lower half (p.sign = -1 when it
+    was mirrored). Probabilities below 1/2 are taken from the lower tail,
+    above 1/2 from the upper tail, so neither side loses relative precision."""
+    lower = p.p_low + u * p.width
+    upper = p.q_high + (_F64(1.0) - u) * p.width
+    use_lower = lower <= _F64(0.5)
+    z = ndtri_lower_f64(lower if use_lower else upper)
+    z = z if use_lower else -z
+    return _F64(p.sign) * z
+
+
+@inline
+def _truncated_f32(p, w):
+    z = _truncated_standard(p, open_unit_f32_as_f64(w))
+    v = _F32(_F64(p.mean) + _F64(p.std) * z)
+    lo = _F32(p.clip_low)
+    hi = _F32(p.clip_high)
+    v = v if v > lo else lo
+    return v if v < hi else hi
+
+
+@inline
+def _truncated_f64(p, lo_word, hi_word):
+    z = _truncated_standard(p, open_unit_f64(lo_word, hi_word))
+    v = _F64(p.mean) + _F64(p.std) * z
+    v = v if v > p.clip_low else _F64(p.clip_low)
+    return v if v < p.clip_high else _F64(p.clip_high)
+
+
+def _values(params, out, w0, w1, w2, w3):
+    """Stub: the output elements of one counter (a tuple of E values)."""
+
+
+@overload(_values, jit_options=INLINE_OPTIONS)
+def _values_overload(params, out, w0, w1, w2, w3):
+    is32 = out.dtype == types.float32
+    name = getattr(params, "instance_class", None)
+    if name is Uniform:
+        if is32:
+            return lambda params, out, w0, w1, w2, w3: (
+                _uniform_f32(params, w0), _uniform_f32(params, w1),
+                _uniform_f32(params, w2), _uniform_f32(params, w3))
+        return lambda params, out, w0, w1, w2, w3: (
+            _uniform_f64(params, w0, w1), _uniform_f64(params, w2, w3))
+    if name is Normal:
+        if is32:
+            def normal32(params, out, w0, w1, w2, w3):
+                m = _F32(params.mean)
+                s = _F32(params.std)
+                z0, z1 = box_muller_f32(w0, w1)
+                z2, z3 = box_muller_f32(w2, w3)
+                return m + s * z0, m + s * z1, m + s * z2, m + s * z3
+            return normal32
+
+        def normal64(params, out, w0, w1, w2, w3):
+            z0, z1 = box_muller_f64(w0, w1, w2, w3)
+            return params.mean + params.std * z0, params.mean + params.std * z1
+        return normal64
+    if name is TruncatedNormal:
+        if is32:
+            return lambda params, out, w0, w1, w2, w3: (
+                _truncated_f32(params, w0), _truncated_f32(params, w1),
+                _truncated_f32(params, w2), _truncated_f32(params, w3))
+        return lambda params, out, w0, w1, w2, w3: (
+            _truncated_f64(params, w0, w1), _truncated_f64(params, w2, w3))
+    return None
+
+
+def _store(dst, start, t, values):
+    """Stub: write the E values of counter t of a block starting at dst[start]."""
+
+
+@overload(_store, jit_options=INLINE_OPTIONS)
+def _store_overload(dst, start, t, values):
+    if len(values) == 4:
+        def store4(dst, start, t, values):
+            dst[start + t] = values[0]
+            dst[start + _U64(LANES) + t] = values[1]
+            dst[start + _U64(2 * LANES) + t] = values[2]
+            dst[start + _U64(3 * LANES) + t] = values[3]
+        return store4
+
+    def store2(dst, start, t, values):
+        dst[start + t] = values[0]
+        dst[start + _U64(LANES) + t] = values[1]
+    return store2
+
+
+def _per_counter(out):
+    """Stub: elements per counter for out's dtype (a compile-time constant)."""
+
+
+@overload(_per_counter, jit_options=INLINE_OPTIONS)
+def _per_counter_overload(out):
+    e = 128 // out.dtype.bitwidth
+    return lambda out: e
+
+
+@inline
+def _block(dst, start, cbase, params, k0, k1, c2, c3):
+    """Fill dst[start : start + E*LANES] with block whose first counter is cbase."""
+    base = _U64(start)
+    for t in range(_U64(LANES)):
+        c = cbase + t
+        w0, w1, w2, w3 = philox4x32_10(_U32(c & _MASK32), _U32(c >> _U64(32)), c2, c3, k0, k1)
+        _store(dst, base, t, _values(params, dst, w0, w1, w2, w3))
+
+
+@inline
+def _geometry(out, offset):
+    """(number of blocks, first block, elements of the first block before offset)."""
+    per_block = _U64(_per_counter(out) * LANES)
+    first = offset // per_block
+    head = np.int64(offset - first * per_block)
+    count = (head + out.size + np.int64(per_block) - 1) // np.int64(per_block)
+    return count, first, head
+
+
+@inline
+def _fill_block_k(out, params, k0, k1, c2, c3, first, head, k):
+    """Fill the part of out covered by the k-th block of the call."""
+    per_block = _per_counter(out) * LANES
+    n = out.size
+    rel = k * per_block - head
+    cbase = (first + _U64(k)) * _U64(LANES)
+    if rel >= 0 and rel + per_block <= n:
+        _block(out, rel, cbase, params, k0, k1, c2, c3)
+    else:  # a block cut by the ends of the call: generate it whole, copy the part
+        tmp = np.empty(per_block, out.dtype)
+        _block(tmp, 0, cbase, params, k0, k1, c2, c3)
+        for i in range(max(rel, 0), min(rel + per_block, n)):
+            out[i] = tmp[i - rel]
+
+
+@parallel_kernel
+def fill_parallel(out, params, k0, k1, c2, c3, offset):
+    """Fill the flat buffer out with elements offset .. offset+out.size-1, all threads."""
+    count, first, head = _geometry(out, offset)
+    for k in numba.prange(count):
+        _fill_block_k(out, params, k0, k1, c2, c3, first, head, k)
+    return out
+
+
+@kernel
+def fill_serial(out, params, k0, k1, c2, c3, offset):
+    """Same as fill_parallel on the calling thread (for small buffers)."""
+    count, first, head = _geometry(out, offset)
+    for k in range(count):
+        _fill_block_k(out, params, k0, k1, c2, c3, first, head, k)
+    return out
+
+
+@parallel_kernel
+def constant_parallel(out, value):
+    for i in numba.prange(out.size):
+        out[i] = value
+    return out
