@@ -1,0 +1,29 @@
+"""fastinit: neural-network weight initialization at memory speed.
+
+Counter-based (Philox4x32-10) fill kernels compiled with Numba: element ``i``
+of a tensor depends only on ``(seed, distribution, parameters, i)``, so any
+thread count, chunking or machine gives the same bits.
+
+Example::
+
+    >>> import numpy as np, fastinit
+    >>> w = np.empty((4096, 4096), np.float32)
+    >>> fastinit.fill_normal(w, std=0.02, seed=fastinit.derive_seed(0, "layer0.weight"))
+"""
+
+from .bits import SEED_LIMIT, STREAM_FORMAT_VERSION, derive_seed, key_from_seed, philox4x32
+from .distributions import fill_constant, fill_normal, fill_truncated_normal, fill_uniform
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "STREAM_FORMAT_VERSION",
+    "SEED_LIMIT",
+    "philox4x32",
+    "key_from_seed",
+    "derive_seed",
+    "fill_uniform",
+    "fill_normal",
+    "fill_truncated_normal",
+    "fill_constant",
+]

@@ -129,9 +129,9 @@ def _quadrant_select(s, c, q):
 
 @inline
 def sincos_turns_f32(k):
-    """sin and cos of 2*pi*k/2**24 for an integer 0 <= k < 2**24 (uint32)."""
-    q = (k + np.uint32(1 << 21)) >> np.uint32(22)
-    r = np.int32(k) - np.int32(q << np.uint32(22))
+    """sin and cos of 2*pi*k/2**24 for an integer 0 <= k < 2**24 (uint64)."""
+    q = (k + np.uint64(1 << 21)) >> np.uint64(22)
+    r = np.int32(k) - np.int32(q << np.uint64(22))
     x = _F32(r) * _TWO_PI_2M24_F32
     z = x * x
     s1, s3, s5, s7 = _SIN_F32

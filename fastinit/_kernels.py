@@ -36,7 +36,6 @@ TruncatedNormal = namedtuple(
     "TruncatedNormal", ["mean", "std", "sign", "p_low", "q_high", "width", "clip_low", "clip_high"]
 )
 
-_U32 = np.uint32
 _U64 = np.uint64
 _F32 = np.float32
 _F64 = np.float64
@@ -54,7 +53,7 @@ def ELEMENTS_PER_COUNTER(dtype):
 @inline
 def unit_f32(w):
     """[0, 1) on the 2**-24 grid: (w >> 8) * 2**-24. Never 1."""
-    return _F32(_U32(w >> _U32(8))) * _F32(2.0**-24)
+    return _F32(w >> _U64(8)) * _F32(2.0**-24)
 
 
 @inline
@@ -104,7 +103,7 @@ def box_muller_f32(w0, w1):
     to float32 (in (0, 1]), angle = (w1 >> 8) / 2**24 turns."""
     u1 = _F32(w0) * _F32(2.0**-32) + _F32(2.0**-33)
     r = np.sqrt(_F32(-2.0) * log_f32(u1))
-    s, c = sincos_turns_f32(_U32(w1 >> _U32(8)))
+    s, c = sincos_turns_f32(w1 >> _U64(8))
     return r * c, r * s
 
 
@@ -226,7 +225,7 @@ def _block(dst, start, cbase, params, k0, k1, c2, c3):
     base = _U64(start)
     for t in range(_U64(LANES)):
         c = cbase + t
-        w0, w1, w2, w3 = philox4x32_10(_U32(c & _MASK32), _U32(c >> _U64(32)), c2, c3, k0, k1)
+        w0, w1, w2, w3 = philox4x32_10(c & _MASK32, c >> _U64(32), c2, c3, k0, k1)
         _store(dst, base, t, _values(params, dst, w0, w1, w2, w3))
 
 

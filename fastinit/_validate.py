@@ -1,0 +1,58 @@
+"""Argument checks shared by the public functions.
+
+Every check runs before any byte of ``out`` is written, and every message
+names the offending argument.
+"""
+
+import math
+import numbers
+import operator
+
+import numpy as np
+
+from .bits import SEED_LIMIT
+
+SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_out(out):
+    """out must be a writable float32 or float64 numpy array (np.memmap included)."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype not in SUPPORTED_DTYPES:
+        raise TypeError(f"out must have dtype float32 or float64, got {out.dtype}")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+
+
+def check_real(name, value):
+    """A finite real number, returned as a Python float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def in_dtype(name, value, dtype):
+    """value rounded to dtype; an error if it overflows there."""
+    with np.errstate(over="ignore"):
+        rounded = dtype.type(value)
+    if not np.isfinite(rounded):
+        raise ValueError(f"{name}={value} is outside the range of {dtype}")
+    return rounded
+
+
+def check_offset(offset, size):
+    """An integer offset with offset + size <= 2**64 (the end of the stream)."""
+    if isinstance(offset, (bool, np.bool_)) or not isinstance(offset, numbers.Integral):
+        raise TypeError(f"offset must be an integer, got {type(offset).__name__}")
+    offset = operator.index(offset)
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0, got {offset}")
+    if offset + size > SEED_LIMIT:
+        raise ValueError(
+            f"offset + out.size = {offset + size} is past the end of the stream (2**64 elements)"
+        )
+    return offset

@@ -1,0 +1,234 @@
+"""The distributions layer: fill preallocated buffers in place.
+
+Element ``i`` of ``out`` (its flat C-order index) receives element
+``offset + i`` of the stream of ``(seed, distribution, parameters)``, so a
+buffer filled in pieces, on any number of threads or machines, holds the same
+bits as one filled at once. The exact mapping is docs/stream-format.md.
+"""
+
+import math
+
+import numpy as np
+
+from . import _kernels
+from ._validate import check_offset, check_out, check_real, in_dtype
+from .bits import _check_seed, key_from_seed
+
+__all__ = ["fill_uniform", "fill_normal", "fill_truncated_normal", "fill_constant"]
+
+# Counter word 2 of every stream: which distribution (docs/stream-format.md).
+UNIFORM_ID = 1
+NORMAL_ID = 2
+TRUNCATED_NORMAL_ID = 3
+
+#: Buffers smaller than this are filled on the calling thread: starting the
+#: thread pool costs more than it saves (measured in bench/test_threshold.py).
+PARALLEL_THRESHOLD = 1 << 15
+
+#: Strided (non C-contiguous) outputs are generated through a scratch buffer
+#: of at most this many elements, then copied in.
+STRIDED_CHUNK = 1 << 16
+
+#: Truncation intervals are cut at this many standard deviations below the
+#: mean (after mirroring the interval into the lower half): the normal mass
+#: beyond it, about 1e-308, is below float64 resolution.
+TAIL_LIMIT = 37.5
+
+
+def _generate(out, params, distribution_id, seed, offset):
+    """Fill out (validated) with stream elements offset .. offset + out.size - 1."""
+    if out.size == 0:
+        return out
+    key = key_from_seed(seed)
+    words = (
+        np.uint64(key[0]), np.uint64(key[1]),
+        np.uint64(distribution_id), np.uint64(8 * out.dtype.itemsize),
+    )
+    if out.flags.c_contiguous:
+        _fill_flat(np.asarray(out).reshape(-1), params, words, offset)
+        return out
+    scratch = np.empty(min(out.size, STRIDED_CHUNK), out.dtype)
+    for start in range(0, out.size, STRIDED_CHUNK):
+        part = scratch[: min(STRIDED_CHUNK, out.size - start)]
+        _fill_flat(part, params, words, offset + start)
+        out.flat[start : start + part.size] = part
+    return out
+
+
+def _fill_flat(flat, params, words, offset):
+    kernel = _kernels.fill_serial if flat.size < PARALLEL_THRESHOLD else _kernels.fill_parallel
+    kernel(flat, params, *words, np.uint64(offset))
+
+
+def fill_uniform(out, low=0.0, high=1.0, *, seed, offset=0):
+    r"""Fill ``out`` in place with values from the uniform distribution
+    :math:`\mathcal{U}[\text{low}, \text{high})`.
+
+    ``low`` and ``high`` are first rounded to ``out.dtype``; values are
+    ``low + (high - low) * u`` in that dtype with ``u`` on the grid
+    ``k * 2**-24`` (float32) or ``k * 2**-53`` (float64), and never reach
+    ``high``: a result that rounds up to ``high`` is replaced by the largest
+    value below it. If ``low == high`` after rounding, every value is ``low``.
+
+    Args:
+        out: writable C-contiguous or strided float32/float64 ndarray (any
+            shape, ``np.memmap`` included).
+        low, high: finite bounds, ``low <= high``.
+        seed: integer in [0, 2**64).
+        offset: flat index of ``out``'s first element in the stream.
+
+    Returns:
+        ``out``.
+
+    Example::
+
+        >>> w = np.empty((256, 128), np.float32)
+        >>> fastinit.fill_uniform(w, -0.1, 0.1, seed=0)
+    """
+    check_out(out)
+    low = check_real("low", low)
+    high = check_real("high", high)
+    if low > high:
+        raise ValueError(f"low must be <= high, got low={low}, high={high}")
+    seed = _check_seed(seed)
+    offset = check_offset(offset, out.size)
+    lo = in_dtype("low", low, out.dtype)
+    hi = in_dtype("high", high, out.dtype)
+    with np.errstate(over="ignore"):
+        span = hi - lo
+    if not np.isfinite(span):
+        raise ValueError(f"high - low = {high - low} overflows {out.dtype}")
+    top = lo if hi == lo else np.nextafter(hi, out.dtype.type(-np.inf))
+    params = _kernels.Uniform(float(lo), float(span), float(top))
+    return _generate(out, params, UNIFORM_ID, seed, offset)
+
+
+def fill_normal(out, mean=0.0, std=1.0, *, seed, offset=0):
+    r"""Fill ``out`` in place with values from the normal distribution
+    :math:`\mathcal{N}(\text{mean}, \text{std}^2)`.
+
+    Standard normals come from the Box-Muller transform computed in the
+    output precision (polynomial log, sin and cos, error <= a few ulp; see
+    docs/stream-format.md), then ``mean + std * z`` in that dtype.
+
+    Args:
+        out: writable float32/float64 ndarray of any shape.
+        mean: finite mean.
+        std: finite standard deviation, ``std >= 0``.
+        seed: integer in [0, 2**64).
+        offset: flat index of ``out``'s first element in the stream.
+
+    Returns:
+        ``out``.
+
+    Example::
+
+        >>> emb = np.empty((50257, 768), np.float32)
+        >>> fastinit.fill_normal(emb, std=0.02, seed=0)
+    """
+    check_out(out)
+    mean = check_real("mean", mean)
+    std = check_real("std", std)
+    if std < 0:
+        raise ValueError(f"std must be >= 0, got {std}")
+    seed = _check_seed(seed)
+    offset = check_offset(offset, out.size)
+    params = _kernels.Normal(float(in_dtype("mean", mean, out.dtype)), float(in_dtype("std", std, out.dtype)))
+    return _generate(out, params, NORMAL_ID, seed, offset)
+
+
+def _phi(x):
+    """Standard normal CDF in float64 (math.erfc keeps relative precision in the lower tail)."""
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def _truncated_params(mean, std, a, b, dtype):
+    alpha = (a - mean) / std
+    beta = (b - mean) / std
+    if not (math.isfinite(alpha) and math.isfinite(beta)):
+        raise ValueError(f"(a - mean) / std and (b - mean) / std must be finite, got {alpha}, {beta}")
+    # Mirror the interval so that most of it lies below the mean.
+    sign = -1.0 if alpha + beta > 0 else 1.0
+    lo, hi = (-beta, -alpha) if sign < 0 else (alpha, beta)
+    if hi < -TAIL_LIMIT:
+        raise ValueError(
+            f"the interval [a, b] = [{a}, {b}] lies more than {TAIL_LIMIT} standard deviations "
+            f"from the mean: its probability is below float64 resolution"
+        )
+    lo = max(lo, -TAIL_LIMIT)
+    p_low = _phi(lo)
+    q_high = _phi(-hi)
+    width = (_phi(hi) - p_low) if hi <= 0 else (1.0 - q_high - p_low)
+    clip_low = dtype.type(a)
+    if clip_low < a:
+        clip_low = np.nextafter(clip_low, dtype.type(np.inf))
+    clip_high = dtype.type(b)
+    if clip_high > b:
+        clip_high = np.nextafter(clip_high, dtype.type(-np.inf))
+    if not (np.isfinite(clip_low) and np.isfinite(clip_high)) or clip_low > clip_high:
+        raise ValueError(f"no {dtype} value lies in [a, b] = [{a}, {b}]")
+    return _kernels.TruncatedNormal(mean, std, sign, p_low, q_high, width, float(clip_low), float(clip_high))
+
+
+def fill_truncated_normal(out, mean=0.0, std=1.0, a=-2.0, b=2.0, *, seed, offset=0):
+    r"""Fill ``out`` in place with values from the normal distribution
+    :math:`\mathcal{N}(\text{mean}, \text{std}^2)` truncated to :math:`[a, b]`.
+
+    ``a`` and ``b`` are absolute bounds, as in ``torch.nn.init.trunc_normal_``
+    (not multiples of ``std``). Sampling is by inverse CDF in float64
+    (AS 241) on whichever tail keeps full relative precision, so intervals far
+    in the tails (e.g. [5, 6] standard deviations) keep their true shape and
+    many distinct values. Every value ``v`` satisfies ``a <= v <= b`` exactly.
+
+    Args:
+        out: writable float32/float64 ndarray of any shape.
+        mean: finite mean of the untruncated normal.
+        std: finite standard deviation of the untruncated normal, ``std > 0``.
+        a, b: finite bounds, ``a < b``.
+        seed: integer in [0, 2**64).
+        offset: flat index of ``out``'s first element in the stream.
+
+    Returns:
+        ``out``.
+
+    Example::
+
+        >>> w = np.empty((768, 3072), np.float32)
+        >>> fastinit.fill_truncated_normal(w, std=0.02, a=-0.04, b=0.04, seed=0)
+    """
+    check_out(out)
+    mean = check_real("mean", mean)
+    std = check_real("std", std)
+    a = check_real("a", a)
+    b = check_real("b", b)
+    if std <= 0:
+        raise ValueError(f"std must be > 0, got {std}")
+    if a >= b:
+        raise ValueError(f"a must be < b, got a={a}, b={b}")
+    seed = _check_seed(seed)
+    offset = check_offset(offset, out.size)
+    params = _truncated_params(mean, std, a, b, out.dtype)
+    return _generate(out, params, TRUNCATED_NORMAL_ID, seed, offset)
+
+
+def fill_constant(out, value):
+    """Fill ``out`` in place with ``value`` (rounded to ``out.dtype``).
+
+    Args:
+        out: writable float32/float64 ndarray of any shape.
+        value: finite real number, representable in ``out.dtype``.
+
+    Returns:
+        ``out``.
+
+    Example::
+
+        >>> fastinit.fill_constant(np.empty(768, np.float32), 0.0)
+    """
+    check_out(out)
+    value = in_dtype("value", check_real("value", value), out.dtype)
+    if out.flags.c_contiguous and out.size >= PARALLEL_THRESHOLD:
+        _kernels.constant_parallel(np.asarray(out).reshape(-1), value)
+    else:
+        out[...] = value
+    return out
