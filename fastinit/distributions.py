@@ -22,8 +22,8 @@ NORMAL_ID = 2
 TRUNCATED_NORMAL_ID = 3
 
 #: Buffers smaller than this are filled on the calling thread: starting the
-#: thread pool costs more than it saves (measured in bench/test_threshold.py).
-PARALLEL_THRESHOLD = 1 << 15
+#: thread pool costs more than it saves (measured by bench/threshold.py).
+PARALLEL_THRESHOLD = 1 << 13
 
 #: Strided (non C-contiguous) outputs are generated through a scratch buffer
 #: of at most this many elements, then copied in.

@@ -1,0 +1,115 @@
+"""An independent, slow, pure-NumPy reading of docs/stream-format.md.
+
+Nothing here imports fastinit: the tests compare the compiled kernels with
+this file, which follows the spec line by line in plain array arithmetic.
+"""
+
+import numpy as np
+
+MASK32 = np.uint64(0xFFFFFFFF)
+LANES = 128
+DISTRIBUTION_IDS = {"uniform": 1, "normal": 2, "truncated_normal": 3}
+
+
+def philox4x32_10(counters, key):
+    """Random123 Philox4x32-10 on an (n, 4) array of counter words."""
+    c = [np.asarray(counters[..., j], dtype=np.uint64) for j in range(4)]
+    k0, k1 = np.uint64(key[0]), np.uint64(key[1])
+    for rnd in range(10):
+        if rnd:
+            k0 = (k0 + np.uint64(0x9E3779B9)) & MASK32
+            k1 = (k1 + np.uint64(0xBB67AE85)) & MASK32
+        p0 = c[0] * np.uint64(0xD2511F53)
+        p1 = c[2] * np.uint64(0xCD9E8D57)
+        c = [(p1 >> np.uint64(32)) ^ c[1] ^ k0, p1 & MASK32, (p0 >> np.uint64(32)) ^ c[3] ^ k1, p0 & MASK32]
+    return np.stack(c, axis=-1).astype(np.uint32)
+
+
+def key(seed):
+    return (seed & 0xFFFFFFFF, seed >> 32)
+
+
+def counter_words(indices, bits, distribution):
+    """Counter words and slot of each global element index (section 3)."""
+    i = np.asarray(indices, dtype=np.uint64)
+    per_counter = 128 // bits
+    block = np.uint64(per_counter * LANES)
+    b, r = i // block, i % block
+    slot, t = r // np.uint64(LANES), r % np.uint64(LANES)
+    c = b * np.uint64(LANES) + t
+    words = np.stack(
+        [c & MASK32, c >> np.uint64(32),
+         np.full_like(c, DISTRIBUTION_IDS[distribution]), np.full_like(c, bits)], axis=-1)
+    return words, slot.astype(np.int64)
+
+
+def element_words(indices, seed, bits, distribution):
+    """The four Philox output words of each element's counter, and its slot."""
+    words, slot = counter_words(indices, bits, distribution)
+    return philox4x32_10(words, key(seed)).astype(np.uint64), slot
+
+
+def pair53(lo, hi):
+    return ((hi << np.uint64(32)) | lo) >> np.uint64(11)
+
+
+def uniform(indices, seed, dtype, low, high):
+    dtype = np.dtype(dtype)
+    bits = 8 * dtype.itemsize
+    w, slot = element_words(indices, seed, bits, "uniform")
+    if bits == 32:
+        word = w[np.arange(len(slot)), slot]
+        u = (word >> np.uint64(8)).astype(np.float32) * np.float32(2.0**-24)
+    else:
+        lo_w = w[np.arange(len(slot)), 2 * slot]
+        hi_w = w[np.arange(len(slot)), 2 * slot + 1]
+        u = pair53(lo_w, hi_w).astype(np.float64) * 2.0**-53
+    lo, hi = dtype.type(low), dtype.type(high)
+    span = hi - lo
+    top = lo if lo == hi else np.nextafter(hi, dtype.type(-np.inf))
+    return np.minimum(lo + span * u.astype(dtype), top).astype(dtype)
+
+
+def box_muller_inputs(indices, seed, dtype):
+    """(u1, angle in turns, use_cos) per element, exact, as long doubles."""
+    dtype = np.dtype(dtype)
+    bits = 8 * dtype.itemsize
+    w, slot = element_words(indices, seed, bits, "normal")
+    rows = np.arange(len(slot))
+    if bits == 32:
+        pair = slot // 2
+        w0 = w[rows, 2 * pair]
+        w1 = w[rows, 2 * pair + 1]
+        u1 = w0.astype(np.float32) * np.float32(2.0**-32) + np.float32(2.0**-33)
+        turns = (w1 >> np.uint64(8)).astype(np.longdouble) / np.longdouble(2.0**24)
+        use_cos = slot % 2 == 0
+    else:
+        u1 = (pair53(w[:, 0], w[:, 1]) + np.uint64(1)).astype(np.float64) * 2.0**-53
+        turns = pair53(w[:, 2], w[:, 3]).astype(np.longdouble) / np.longdouble(2.0**53)
+        use_cos = slot == 0
+    return u1.astype(np.longdouble), turns, use_cos
+
+
+PI_LD = np.longdouble("3.14159265358979323846264338327950288")
+
+
+def standard_normal_ld(indices, seed, dtype):
+    """The exact Box-Muller deviates of the spec, in long double."""
+    u1, turns, use_cos = box_muller_inputs(indices, seed, dtype)
+    rho = np.sqrt(-2 * np.log(u1))
+    angle = 2 * PI_LD * turns
+    return rho * np.where(use_cos, np.cos(angle), np.sin(angle))
+
+
+def truncated_uniforms(indices, seed, dtype):
+    """The open-interval uniforms u of section 4 for a truncated-normal stream."""
+    dtype = np.dtype(dtype)
+    bits = 8 * dtype.itemsize
+    w, slot = element_words(indices, seed, bits, "truncated_normal")
+    rows = np.arange(len(slot))
+    if bits == 32:
+        word = w[rows, slot]
+        return (2 * word.astype(np.float64) + 1) * 2.0**-33
+    lo_w, hi_w = w[rows, 2 * slot], w[rows, 2 * slot + 1]
+    k = ((hi_w << np.uint64(32)) | lo_w) >> np.uint64(12)
+    return k.astype(np.float64) * 2.0**-52 + 2.0**-53

@@ -1,0 +1,145 @@
+"""Accuracy of the vectorizable log, sin/cos and inverse normal CDF."""
+
+import numba
+import numpy as np
+import pytest
+import scipy.special
+
+from fastinit import _elementary as E
+
+PI_LD = np.longdouble("3.14159265358979323846264338327950288")
+
+
+@numba.njit(error_model="numpy")
+def _log32(x, out):
+    for i in range(x.size):
+        out[i] = E.log_f32(x[i])
+
+
+@numba.njit(error_model="numpy")
+def _log64(x, out):
+    for i in range(x.size):
+        out[i] = E.log_f64(x[i])
+
+
+@numba.njit(error_model="numpy")
+def _sincos32(k, s, c):
+    for i in range(k.size):
+        s[i], c[i] = E.sincos_turns_f32(k[i])
+
+
+@numba.njit(error_model="numpy")
+def _sincos64(k, s, c):
+    for i in range(k.size):
+        s[i], c[i] = E.sincos_turns_f64(k[i])
+
+
+def ulp_error(got, exact, dtype):
+    """|got - exact| in units of the spacing of dtype at |exact|."""
+    spacing = np.spacing(np.abs(exact).astype(dtype)).astype(np.longdouble)
+    return np.abs(got.astype(np.longdouble) - exact) / spacing
+
+
+def test_log_f32_accuracy():
+    rng = np.random.default_rng(1)
+    x = np.concatenate([
+        rng.integers(1, 2**32, 2**20).astype(np.float32) * np.float32(2.0**-32),
+        np.float32([2.0**-33, 0.5, 0.70710677, 0.70710683, 1.4142135, 2.0, 2.0**-126, 3.0e38]),
+    ]).astype(np.float32)
+    got = np.empty_like(x)
+    _log32(x, got)
+    exact = np.log(x.astype(np.longdouble))
+    assert np.max(ulp_error(got, exact, np.float32)) <= 2.0
+    assert _log_one(np.float32) == 0.0
+
+
+def _log_one(dtype):
+    out = np.empty(1, dtype)
+    (_log32 if dtype == np.float32 else _log64)(np.ones(1, dtype), out)
+    return out[0]
+
+
+def test_log_f64_accuracy():
+    rng = np.random.default_rng(2)
+    x = np.concatenate([
+        rng.random(2**19), 10.0 ** rng.uniform(-307, 307, 2**19),
+        [2.2250738585072014e-308, 1.7976931348623157e308, 0.7071067811865476, 1.4142135623730951, 2.0**-53],
+    ])
+    got = np.empty_like(x)
+    _log64(x, got)
+    exact = np.log(x.astype(np.longdouble))
+    assert np.max(ulp_error(got, exact, np.float64)) <= 2.0
+    assert _log_one(np.float64) == 0.0
+
+
+def _sincos_errors(bits, k):
+    dtype = np.float32 if bits == 24 else np.float64
+    s = np.empty(k.size, dtype)
+    c = np.empty(k.size, dtype)
+    (_sincos32 if bits == 24 else _sincos64)(k, s, c)
+    angle = 2 * PI_LD * k.astype(np.longdouble) / np.longdouble(2.0**bits)
+    errors = []
+    for got, exact in ((s, np.sin(angle)), (c, np.cos(angle))):
+        big = np.abs(exact) > 1e-3
+        # relative (ulp) error away from zeros, absolute error near them
+        errors.append((np.max(ulp_error(got[big], exact[big], dtype)),
+                       np.max(np.abs(got - exact)) / np.longdouble(np.finfo(dtype).eps)))
+    return errors, s, c
+
+
+@pytest.mark.parametrize("bits", [24, 53])
+def test_sincos_accuracy(bits):
+    rng = np.random.default_rng(bits)
+    dtype = np.uint64
+    k = np.concatenate([
+        rng.integers(0, 2**bits, 2**20, dtype=np.uint64),
+        np.arange(0, 2**bits, 2 ** (bits - 5), dtype=np.uint64),  # multiples of pi/16
+        np.arange(64, dtype=np.uint64), 2**bits - 1 - np.arange(64, dtype=np.uint64),
+    ]).astype(dtype)
+    errors, s, c = _sincos_errors(bits, k)
+    for ulps, absolute in errors:
+        assert ulps <= 2.5
+        assert absolute <= 1.5
+    # exact values at the quadrant points
+    quarter = np.array([0, 1, 2, 3], dtype=np.uint64) * np.uint64(2 ** (bits - 2))
+    _, s, c = _sincos_errors(bits, quarter)
+    assert s.tolist() == [0.0, 1.0, 0.0, -1.0]
+    assert c.tolist() == [1.0, 0.0, -1.0, 0.0]
+
+
+def test_ndtri_against_scipy():
+    rng = np.random.default_rng(3)
+    p = np.concatenate([
+        10.0 ** -np.linspace(0.302, 300, 2**17),   # lower tail down to 1e-300
+        rng.random(2**17) * 0.5 + 1e-17,
+        [0.5, 0.075, 0.0749999, 0.0750001, 1.3887943864964021e-11, 0.025, 0.975, 1 - 1e-16],
+        1 - rng.random(2**12) * 0.5,               # upper half via symmetry
+    ])
+    got = np.empty_like(p)
+    E.ndtri_array(p, got)
+    exact = scipy.special.ndtri(p)
+    nonzero = exact != 0
+    assert np.max(np.abs(got[nonzero] - exact[nonzero]) / np.abs(exact[nonzero])) <= 2e-15
+    assert np.all(got[~nonzero] == 0)
+    assert np.all(np.diff(got[: 2**17]) < 0)  # monotone along the decreasing grid
+
+
+def _mantissa_hash(coefficients):
+    """Wichura's transcription check: the sum of the coefficients' mantissas
+    (each written as m * 10**e with 1 <= m < 10)."""
+    total = 0.0
+    for c in coefficients:
+        if c == 1.0:
+            continue  # the leading 1 of each denominator is not a published coefficient
+        exponent = np.floor(np.log10(abs(c)))
+        total += abs(c) / 10.0**exponent
+    return total
+
+
+@pytest.mark.parametrize("numerator, denominator, published", [
+    (E.AS241_A, E.AS241_B, 55.8831928806149014439),
+    (E.AS241_C, E.AS241_D, 49.33206503301610289036),
+    (E.AS241_E, E.AS241_F, 47.52583317549289671629),
+])
+def test_as241_coefficients_match_published_hash_sums(numerator, denominator, published):
+    assert _mantissa_hash(numerator + denominator) == pytest.approx(published, rel=1e-14)

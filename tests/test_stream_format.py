@@ -1,0 +1,263 @@
+"""Exact tests of the stream format (docs/stream-format.md).
+
+The compiled kernels are compared with tests/reference.py, an independent
+NumPy reading of the spec; pinned hashes then freeze the verified output.
+"""
+
+import hashlib
+
+import numba
+import numpy as np
+import pytest
+import scipy.special
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastinit
+from fastinit import _kernels
+from tests import reference
+
+DTYPES = [np.float32, np.float64]
+FILLS = {
+    "uniform": lambda out, **kw: fastinit.fill_uniform(out, -0.5, 2.0, **kw),
+    "normal": lambda out, **kw: fastinit.fill_normal(out, 0.25, 3.0, **kw),
+    "truncated_normal": lambda out, **kw: fastinit.fill_truncated_normal(out, 0.1, 1.5, -2.0, 3.5, **kw),
+}
+
+
+def indices(offset, n):
+    return np.arange(n, dtype=np.uint64) + np.uint64(offset)
+
+
+# Element counts per block are 512 (float32) and 256 (float64): these offsets
+# and sizes start and stop inside blocks, on their edges, and across the
+# 2**32 carry of the counter (element 2**34 for float32, 2**33 for float64).
+WINDOWS = [(0, 1), (0, 1000), (511, 3), (512, 512), (100_003, 77_777),
+           (2**33 - 300, 700), (2**34 - 700, 1500), (2**64 - 1001, 1001)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("offset, n", WINDOWS)
+def test_uniform_bits_equal_reference(dtype, offset, n):
+    got = fastinit.fill_uniform(np.empty(n, dtype), -0.5, 2.0, seed=2**40 + 3, offset=offset)
+    expected = reference.uniform(indices(offset, n), 2**40 + 3, dtype, -0.5, 2.0)
+    np.testing.assert_array_equal(got.view(f"u{np.dtype(dtype).itemsize}"),
+                                  expected.view(f"u{np.dtype(dtype).itemsize}"))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("offset, n", WINDOWS[:6] + [(2**64 - 2**15, 2**15)])
+def test_normal_equals_exact_box_muller(dtype, offset, n):
+    got = fastinit.fill_normal(np.empty(n, dtype), seed=99, offset=offset)
+    exact = reference.standard_normal_ld(indices(offset, n), 99, dtype)
+    error = np.abs(got.astype(np.longdouble) - exact)
+    spacing = np.spacing(np.abs(exact).astype(dtype)).astype(np.longdouble)
+    away_from_zero = np.abs(exact) > 1e-3
+    assert np.all(error[away_from_zero] <= 4 * spacing[away_from_zero])
+    assert np.all(error <= 8 * np.finfo(dtype).eps)
+
+
+def test_normal_applies_mean_and_std_in_output_dtype():
+    z = fastinit.fill_normal(np.empty(5000, np.float32), seed=5)
+    got = fastinit.fill_normal(np.empty(5000, np.float32), 0.1, 0.02, seed=5)
+    np.testing.assert_array_equal(got, np.float32(0.1) + np.float32(0.02) * z)
+
+
+def _truncated_reference(idx, seed, dtype, mean, std, a, b):
+    """Section 5 of the spec with scipy's ndtr/ndtri, in float64."""
+    alpha, beta = (a - mean) / std, (b - mean) / std
+    sign = -1.0 if alpha + beta > 0 else 1.0
+    lo, hi = (-beta, -alpha) if sign < 0 else (alpha, beta)
+    lo = max(lo, -37.5)
+    p_low, q_high = scipy.special.ndtr(lo), scipy.special.ndtr(-hi)
+    width = scipy.special.ndtr(hi) - p_low if hi <= 0 else 1 - q_high - p_low
+    u = reference.truncated_uniforms(idx, seed, dtype)
+    lower, upper = p_low + u * width, q_high + (1 - u) * width
+    z = np.where(lower <= 0.5, scipy.special.ndtri(np.minimum(lower, 0.5)),
+                 -scipy.special.ndtri(np.minimum(upper, 0.5)))
+    z = sign * z
+    return mean + std * z, abs(mean) + std * np.abs(z)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mean, std, a, b", [
+    (0.0, 1.0, -2.0, 2.0), (0.1, 1.5, -2.0, 3.5), (0.0, 1.0, 5.0, 6.0), (0.0, 1.0, -6.0, -5.0),
+    (0.0, 0.02, -2.0, 2.0), (1.0, 2.0, 1.0, 1.5), (0.0, 1.0, -30.0, 0.5),
+])
+def test_truncated_normal_equals_inverse_cdf_reference(dtype, mean, std, a, b):
+    offset, n = 2**34 - 5000, 2**14
+    got = fastinit.fill_truncated_normal(np.empty(n, dtype), mean, std, a, b, seed=11, offset=offset)
+    expected, magnitude = _truncated_reference(indices(offset, n), 11, dtype, mean, std, a, b)
+    assert np.all((got >= a) & (got <= b))
+    if dtype == np.float64:  # mean + std*z: error relative to the size of its terms
+        assert np.all(np.abs(got - np.clip(expected, a, b)) <= 1e-14 * magnitude)
+    else:  # rounded once from float64: at most one float32 step from the rounded reference
+        rounded = np.clip(expected, a, b).astype(np.float32).astype(np.float64)
+        assert np.all(np.abs(got - rounded) <= np.spacing(np.abs(rounded).astype(np.float32)))
+
+
+@pytest.mark.parametrize("name", FILLS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_same_bits_on_one_and_two_threads(name, dtype):
+    sizes = [1, 3, 511, 513, 8191, 8193, 100_001, 1_000_003]
+    results = {}
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        try:
+            results[threads] = [FILLS[name](np.empty(n, dtype), seed=7, offset=2**33 - 17).tobytes()
+                                for n in sizes]
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    assert results[1] == results[2]
+
+
+@pytest.mark.parametrize("name", FILLS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_serial_and_parallel_kernels_agree(name, dtype):
+    # The public functions pick the serial kernel below a size threshold:
+    # both kernels must produce the same stream.
+    n = 20_000
+    whole = FILLS[name](np.empty(n, dtype), seed=8)
+    pieces = np.concatenate([FILLS[name](np.empty(m, dtype), seed=8, offset=s)
+                             for s, m in [(0, 100), (100, 19_000), (19_100, 900)]])
+    np.testing.assert_array_equal(whole, pieces)
+
+
+@settings(max_examples=30, deadline=None)
+@given(name=st.sampled_from(sorted(FILLS)), dtype=st.sampled_from(DTYPES),
+       base=st.sampled_from([0, 2**33 - 5000, 2**34 - 5000]), n=st.integers(1, 12_000),
+       cuts=st.lists(st.integers(0, 12_000), max_size=6))
+def test_fill_equals_concatenation_of_shards(name, dtype, base, n, cuts):
+    whole = FILLS[name](np.empty(n, dtype), seed=3, offset=base)
+    points = sorted({0, n, *[c % (n + 1) for c in cuts]})
+    shards = [FILLS[name](np.empty(b - a, dtype), seed=3, offset=base + a) for a, b in zip(points, points[1:])]
+    np.testing.assert_array_equal(np.concatenate(shards), whole)
+
+
+@pytest.mark.parametrize("name", FILLS)
+def test_nd_shapes_and_views_equal_the_flat_fill(name, tmp_path):
+    flat = FILLS[name](np.empty(6 * 7 * 5, np.float32), seed=4)
+    cube = FILLS[name](np.empty((6, 7, 5), np.float32), seed=4)
+    np.testing.assert_array_equal(cube.ravel(), flat)
+    fortran = FILLS[name](np.empty((6, 7, 5), np.float32, order="F"), seed=4)
+    np.testing.assert_array_equal(fortran.ravel(order="C"), flat)
+    # a strided view receives the stream in its own C order; the rest is untouched
+    base = np.zeros((12, 14), np.float64)
+    view = base[::2, 1::2]
+    FILLS[name](view, seed=4)
+    np.testing.assert_array_equal(view.ravel(), FILLS[name](np.empty(42, np.float64), seed=4))
+    assert np.all(base[1::2] == 0) and np.all(base[:, ::2] == 0)
+    big_view = np.zeros((300, 600), np.float32)[:, ::2]  # larger than the strided chunk
+    FILLS[name](big_view, seed=4, offset=10)
+    np.testing.assert_array_equal(big_view.ravel(), FILLS[name](np.empty(90_000, np.float32), seed=4, offset=10))
+    mm = np.memmap(tmp_path / "w.bin", dtype=np.float32, mode="w+", shape=(6, 35))
+    assert FILLS[name](mm, seed=4) is mm
+    mm.flush()
+    np.testing.assert_array_equal(np.fromfile(tmp_path / "w.bin", np.float32), flat)
+
+
+def test_zero_d_and_empty_outputs():
+    scalar = fastinit.fill_uniform(np.empty((), np.float64), seed=1)
+    assert scalar.shape == () and scalar == fastinit.fill_uniform(np.empty(1), seed=1)[0]
+    empty = np.empty((0, 5), np.float32)
+    assert fastinit.fill_normal(empty, seed=1) is empty
+    assert fastinit.fill_uniform(np.empty(0), seed=1, offset=2**64) .size == 0
+
+
+def test_distributions_and_dtypes_use_distinct_streams():
+    u = fastinit.fill_uniform(np.empty(64, np.float32), seed=0)
+    t = fastinit.fill_truncated_normal(np.empty(64, np.float64), -1e9, 1.0, -1e9 - 1, 1e9, seed=0)
+    w_u = reference.element_words(indices(0, 64), 0, 32, "uniform")[0]
+    w_t = reference.element_words(indices(0, 64), 0, 64, "truncated_normal")[0]
+    assert not np.array_equal(w_u, w_t)
+    assert len(np.unique(u)) == 64 and np.all(np.isfinite(t))
+
+
+# sha256 of the bytes of each fill of 10007 elements at offset 2**33 - 777,
+# pinned when stream format 1 was defined. The tests above verify these
+# outputs against the independent reference; these hashes catch any later
+# change of the stream, which must come with a new STREAM_FORMAT_VERSION.
+PINNED = {
+    ("uniform", "float32", 0): "740fb5e1d93d701b2a6023a09131db7b8ef6a463f9a39f6f9988cee851e5ba3a",
+    ("uniform", "float32", 9223372036854788153): "f3b4a514cfc8b7db29ec055c61a5e3bf881c5e5272ff4c992726150aa44de444",
+    ("uniform", "float64", 0): "e488f1b35c90d8fd10600c9910d793edde7c69487938ff9d09a28391134d992b",
+    ("uniform", "float64", 9223372036854788153): "94dee951de6930620dec54789ccb03bbcebd704538960e21969c2489d010c6c8",
+    ("normal", "float32", 0): "0207943b35931cc830089b5e833d6ae2eabf136554b111206bf80eb8d5a7b2ac",
+    ("normal", "float32", 9223372036854788153): "aeed55dc6f0cb2aecbc8cd2aeec999af04085cd7a1af603722e7fca28d7b0e63",
+    ("normal", "float64", 0): "1db37d216e079c376c434c963d9f7b96cfc73ce68953094d12da62be65f336e6",
+    ("normal", "float64", 9223372036854788153): "067343b2c973cba405e878ee304a1adcc6b0ddf86ae8b5f89c3be6307546f378",
+    ("truncated_normal", "float32", 0): "bc4983cb5a5bdc444207ab34db62f873d91a6bdc03f90bc104a6fda765ed89fd",
+    ("truncated_normal", "float32", 9223372036854788153): "8fc28fe6be4d2eaa371245fd7d52526acb6f4f16904af7ea7cd70088811141bc",
+    ("truncated_normal", "float64", 0): "494a137531601fdec6787b9867bce0ac9cfc36605160b8b6d5891257c0818a12",
+    ("truncated_normal", "float64", 9223372036854788153): "3b299f22c6cc8e6895da68bc2842ac55e734f01188dfbb2ef3f91c71293dd09d",
+}
+
+
+def _digest(name, dtype, seed):
+    out = FILLS[name](np.empty(10_007, dtype), seed=seed, offset=2**33 - 777)
+    return hashlib.sha256(out.tobytes()).hexdigest()
+
+
+@pytest.mark.parametrize("name, dtype, seed", sorted(PINNED))
+def test_pinned_hashes(name, dtype, seed):
+    assert fastinit.STREAM_FORMAT_VERSION == 1
+    assert _digest(name, np.dtype(dtype), seed) == PINNED[(name, dtype, seed)]
+
+
+# ---------------------------------------------------------------------------
+# Converter edges: the words 0, 0xFFFFFF7F, 0xFFFFFF80, 0xFFFFFFFF.
+# ---------------------------------------------------------------------------
+EDGE_WORDS = np.array([0, 0xFFFFFF7F, 0xFFFFFF80, 0xFFFFFFFF], dtype=np.uint64)
+
+
+@numba.njit(error_model="numpy")
+def _convert(words, unit24, open32, unit53, open52, normal32, normal64):
+    for i in range(words.size):
+        w = words[i]
+        unit24[i] = _kernels.unit_f32(w)
+        open32[i] = _kernels.open_unit_f32_as_f64(w)
+        unit53[i] = _kernels.unit_f64(w, w)
+        open52[i] = _kernels.open_unit_f64(w, w)
+        normal32[i, 0], normal32[i, 1] = _kernels.box_muller_f32(w, w)
+        normal64[i, 0], normal64[i, 1] = _kernels.box_muller_f64(w, w, w, w)
+
+
+def test_converter_edges():
+    n = EDGE_WORDS.size
+    unit24, open32 = np.empty(n, np.float32), np.empty(n)
+    unit53, open52 = np.empty(n), np.empty(n)
+    normal32, normal64 = np.empty((n, 2), np.float32), np.empty((n, 2))
+    _convert(EDGE_WORDS, unit24, open32, unit53, open52, normal32, normal64)
+    top24 = 1 - 2.0**-24
+    assert unit24.tolist() == [0.0, top24, top24, top24]
+    assert open32.tolist() == [2.0**-33, (2 * 0xFFFFFF7F + 1) * 2.0**-33, (2 * 0xFFFFFF80 + 1) * 2.0**-33, 1 - 2.0**-33]
+    assert unit53[0] == 0.0 and unit53[-1] == 1 - 2.0**-53 and np.all(unit53 < 1)
+    assert open52[0] == 2.0**-53 and open52[-1] == 1 - 2.0**-53
+    assert np.all(np.isfinite(normal32)) and np.all(np.isfinite(normal64))
+    # w0 = 0: the smallest u1, the largest radius sqrt(-2 log 2**-33) (float32)
+    assert abs(np.hypot(*normal32[0].astype(np.float64)) - np.sqrt(66 * np.log(2))) < 1e-5
+    # w0 = 0xFFFFFFFF rounds u1 to 1 in float32: radius 0, not NaN
+    assert normal32[-1].tolist() == [0.0, 0.0]
+
+
+@numba.njit(error_model="numpy")
+def _uniform32(params, words, out):
+    for i in range(words.size):
+        out[i] = _kernels._uniform_f32(params, words[i])
+
+
+@pytest.mark.parametrize("low, high", [(1.0, 1.5), (0.0, 1.0), (-3.0, 100.0), (1e-3, 1e-3 + 1e-9), (2.0, 2.0)])
+def test_uniform_never_returns_high(low, high):
+    # With u = 1 - 2**-24 the float32 formula rounds up to high for many
+    # intervals (1, 1.5) among them; the kernel must return the largest
+    # float32 below high instead.
+    out = np.empty(EDGE_WORDS.size, np.float32)
+    fastinit.fill_uniform(np.empty(4, np.float32), low, high, seed=0)  # validates the interval
+    lo, hi = np.float32(low), np.float32(high)
+    top = lo if lo == hi else np.nextafter(hi, np.float32(-np.inf))
+    _uniform32(_kernels.Uniform(float(lo), float(hi - lo), float(top)), EDGE_WORDS, out)
+    assert out[0] == lo
+    assert np.all(out <= top) and (lo == hi or np.all(out < hi))
+    if (low, high) == (1.0, 1.5):
+        assert lo + (hi - lo) * np.float32(1 - 2.0**-24) == hi  # the pitfall is real here
+        assert out[-1] == top
