@@ -159,11 +159,12 @@ def _truncated_params(mean, std, a, b, dtype):
     p_low = _phi(lo)
     q_high = _phi(-hi)
     width = (_phi(hi) - p_low) if hi <= 0 else (1.0 - q_high - p_low)
+    # Compare as Python floats: numpy would round a and b to dtype first.
     clip_low = dtype.type(a)
-    if clip_low < a:
+    if float(clip_low) < a:
         clip_low = np.nextafter(clip_low, dtype.type(np.inf))
     clip_high = dtype.type(b)
-    if clip_high > b:
+    if float(clip_high) > b:
         clip_high = np.nextafter(clip_high, dtype.type(-np.inf))
     if not (np.isfinite(clip_low) and np.isfinite(clip_high)) or clip_low > clip_high:
         raise ValueError(f"no {dtype} value lies in [a, b] = [{a}, {b}]")

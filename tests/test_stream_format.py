@@ -88,7 +88,8 @@ def test_truncated_normal_equals_inverse_cdf_reference(dtype, mean, std, a, b):
     offset, n = 2**34 - 5000, 2**14
     got = fastinit.fill_truncated_normal(np.empty(n, dtype), mean, std, a, b, seed=11, offset=offset)
     expected, magnitude = _truncated_reference(indices(offset, n), 11, dtype, mean, std, a, b)
-    assert np.all((got >= a) & (got <= b))
+    wide = got.astype(np.float64)  # compare in float64: numpy would round a, b to float32
+    assert np.all((wide >= a) & (wide <= b))
     if dtype == np.float64:  # mean + std*z: error relative to the size of its terms
         assert np.all(np.abs(got - np.clip(expected, a, b)) <= 1e-14 * magnitude)
     else:  # rounded once from float64: at most one float32 step from the rounded reference
@@ -171,6 +172,15 @@ def test_distributions_and_dtypes_use_distinct_streams():
     w_t = reference.element_words(indices(0, 64), 0, 64, "truncated_normal")[0]
     assert not np.array_equal(w_u, w_t)
     assert len(np.unique(u)) == 64 and np.all(np.isfinite(t))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("a, b", [(0.1, 0.30000001), (-0.7000001, -0.7), (1 / 3, 2 / 3)])
+def test_truncated_bounds_hold_exactly_when_not_representable(dtype, a, b):
+    got = fastinit.fill_truncated_normal(np.empty(2**16, dtype), 0.0, 0.5, a, b, seed=1)
+    wide = got.astype(np.float64)
+    assert np.all((wide >= a) & (wide <= b))
+    assert len(np.unique(got)) > 100 or (b - a) < 1e-6
 
 
 # sha256 of the bytes of each fill of 10007 elements at offset 2**33 - 777,
