@@ -1,0 +1,52 @@
+"""pytest-benchmark suite: fastinit against NumPy and ndarray.fill.
+
+    pytest bench/ --benchmark-only --benchmark-group-by=param:dtype,param:distribution
+
+Buffer size: FASTINIT_BENCH_SIZE elements (default 1e7). Each group holds
+fastinit, its NumPy counterpart and ndarray.fill on the same preallocated
+buffer, so the ratios come from one run. Compilation is excluded (the
+buffer is filled once before timing).
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+import fastinit
+
+SIZE = int(float(os.environ.get("FASTINIT_BENCH_SIZE", "1e7")))
+DTYPES = ["float32", "float64"]
+
+
+def _fastinit(distribution, out):
+    if distribution == "uniform":
+        return lambda: fastinit.fill_uniform(out, seed=0)
+    if distribution == "normal":
+        return lambda: fastinit.fill_normal(out, seed=0)
+    return lambda: fastinit.fill_truncated_normal(out, seed=0)
+
+
+def _numpy(distribution, out):
+    rng = np.random.default_rng(0)
+    if distribution == "uniform":
+        return lambda: rng.random(out=out, dtype=out.dtype.type)
+    if distribution == "normal":
+        return lambda: rng.standard_normal(out=out, dtype=out.dtype.type)
+    pytest.skip("NumPy has no truncated normal")
+
+
+@pytest.fixture(params=DTYPES)
+def dtype(request):
+    return request.param
+
+
+@pytest.mark.parametrize("distribution", ["uniform", "normal", "truncated_normal"])
+@pytest.mark.parametrize("method", ["fastinit", "numpy", "ndarray.fill"])
+def test_fill(benchmark, method, distribution, dtype):
+    out = np.empty(SIZE, dtype)
+    call = {"fastinit": _fastinit, "numpy": _numpy}.get(method, lambda d, o: (lambda: o.fill(1.0)))(distribution, out)
+    call()  # compile, first-touch the pages
+    benchmark.extra_info["elements"] = SIZE
+    benchmark.extra_info["bytes"] = out.nbytes
+    benchmark.pedantic(call, rounds=7, warmup_rounds=1)
