@@ -214,6 +214,23 @@ def _rational7(arg, central, mid):
 
 
 @inline
+def as241_is_central(p):
+    """True where AS 241 uses its central rational (|p - 1/2| <= 0.425)."""
+    return p - _F64(0.5) >= _F64(-0.425)
+
+
+@inline
+def ndtri_central_f64(p):
+    """AS 241's central branch alone: the quantile for 0.075 <= p <= 1/2.
+
+    Bit for bit what ndtri_lower_f64 returns there, without the logarithm and
+    square root the tails need; callers use it for every element, then
+    recompute only the tail elements with ndtri_lower_f64."""
+    q = p - _F64(0.5)
+    return q * _rational7(_F64(0.180625) - q * q, True, True)
+
+
+@inline
 def ndtri_lower_f64(p):
     """Standard normal quantile for 0 < p <= 1/2 (p a positive normal float64).
 
@@ -221,7 +238,7 @@ def ndtri_lower_f64(p):
     ndtri(1 - p) = -ndtri(p), which keeps full relative precision in both
     tails."""
     q = p - _F64(0.5)
-    central = q >= _F64(-0.425)
+    central = as241_is_central(p)
     t = np.sqrt(-log_f64(p))
     mid = t <= _F64(5.0)
     arg = (_F64(0.180625) - q * q) if central else (t - _F64(1.6) if mid else t - _F64(5.0))

@@ -22,9 +22,11 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from ._jit import INLINE_OPTIONS, inline, kernel, parallel_kernel
+from ._jit import INLINE_OPTIONS, inline, kernel, parallel_kernel, prefer_wide_vectors
 
-from ._elementary import log_f32, log_f64, ndtri_lower_f64, sincos_turns_f32, sincos_turns_f64
+from ._elementary import (
+    as241_is_central, log_f32, log_f64, ndtri_central_f64, ndtri_lower_f64, sincos_turns_f32, sincos_turns_f64,
+)
 from ._philox import philox4x32_10
 
 LANES = 128  # counters per block (part of the stream format)
@@ -35,6 +37,9 @@ Normal = namedtuple("Normal", ["mean", "std"])
 TruncatedNormal = namedtuple(
     "TruncatedNormal", ["mean", "std", "sign", "p_low", "q_high", "width", "clip_low", "clip_high"]
 )
+# Internal: the open-interval uniforms of section 4 of the spec, as float64.
+OpenUnits = namedtuple("OpenUnits", ["unused"])
+_OPEN_UNITS = OpenUnits(0)
 
 _U64 = np.uint64
 _F32 = np.float32
@@ -118,36 +123,37 @@ def box_muller_f64(w0, w1, w2, w3):
 
 
 @inline
-def _truncated_standard(p, u):
-    """Inverse-CDF sample of the standardized truncated normal for u in (0, 1).
+def truncated_probability(p, u):
+    """The lower-tail probability an element's u maps to, signed: +P when it is
+    taken on the lower side of the (mirrored) interval, -Q on the upper side.
 
-    The interval is stored mirrored into the lower half (p.sign = -1 when it
-    was mirrored). Probabilities below 1/2 are taken from the lower tail,
-    above 1/2 from the upper tail, so neither side loses relative precision."""
+    Probabilities below 1/2 come from the lower tail, above 1/2 from the
+    upper tail, so neither side loses relative precision."""
     lower = p.p_low + u * p.width
     upper = p.q_high + (_F64(1.0) - u) * p.width
-    use_lower = lower <= _F64(0.5)
-    z = ndtri_lower_f64(lower if use_lower else upper)
-    z = z if use_lower else -z
-    return _F64(p.sign) * z
+    return lower if lower <= _F64(0.5) else -upper
+
+
+def _to_dtype_of(like, x):
+    """Stub: x rounded to like's dtype."""
+
+
+@overload(_to_dtype_of, jit_options=INLINE_OPTIONS)
+def _to_dtype_of_overload(like, x):
+    if like.dtype == types.float32:
+        return lambda like, x: _F32(x)
+    return lambda like, x: _F64(x)
 
 
 @inline
-def _truncated_f32(p, w):
-    z = _truncated_standard(p, open_unit_f32_as_f64(w))
-    v = _F32(_F64(p.mean) + _F64(p.std) * z)
-    lo = _F32(p.clip_low)
-    hi = _F32(p.clip_high)
+def truncated_value(p, like, signed_probability, z):
+    """The output value from the quantile z of |signed_probability|."""
+    z = z if signed_probability > _F64(0.0) else -z
+    v = _to_dtype_of(like, _F64(p.mean) + _F64(p.std) * (_F64(p.sign) * z))
+    lo = _to_dtype_of(like, p.clip_low)
+    hi = _to_dtype_of(like, p.clip_high)
     v = v if v > lo else lo
     return v if v < hi else hi
-
-
-@inline
-def _truncated_f64(p, lo_word, hi_word):
-    z = _truncated_standard(p, open_unit_f64(lo_word, hi_word))
-    v = _F64(p.mean) + _F64(p.std) * z
-    v = v if v > p.clip_low else _F64(p.clip_low)
-    return v if v < p.clip_high else _F64(p.clip_high)
 
 
 def _values(params, out, w0, w1, w2, w3):
@@ -179,13 +185,12 @@ def _values_overload(params, out, w0, w1, w2, w3):
             z0, z1 = box_muller_f64(w0, w1, w2, w3)
             return params.mean + params.std * z0, params.mean + params.std * z1
         return normal64
-    if name is TruncatedNormal:
+    if name is OpenUnits:
         if is32:
             return lambda params, out, w0, w1, w2, w3: (
-                _truncated_f32(params, w0), _truncated_f32(params, w1),
-                _truncated_f32(params, w2), _truncated_f32(params, w3))
-        return lambda params, out, w0, w1, w2, w3: (
-            _truncated_f64(params, w0, w1), _truncated_f64(params, w2, w3))
+                open_unit_f32_as_f64(w0), open_unit_f32_as_f64(w1),
+                open_unit_f32_as_f64(w2), open_unit_f32_as_f64(w3))
+        return lambda params, out, w0, w1, w2, w3: (open_unit_f64(w0, w1), open_unit_f64(w2, w3))
     return None
 
 
@@ -220,13 +225,69 @@ def _per_counter_overload(out):
 
 
 @inline
-def _block(dst, start, cbase, params, k0, k1, c2, c3):
-    """Fill dst[start : start + E*LANES] with block whose first counter is cbase."""
+def _counter_loop(dst, start, cbase, params, k0, k1, c2, c3, like):
+    """dst[start : start + E*LANES] = the values of the block whose first
+    counter is cbase, for an output of like's dtype."""
+    prefer_wide_vectors()
     base = _U64(start)
     for t in range(_U64(LANES)):
         c = cbase + t
         w0, w1, w2, w3 = philox4x32_10(c & _MASK32, c >> _U64(32), c2, c3, k0, k1)
-        _store(dst, base, t, _values(params, dst, w0, w1, w2, w3))
+        _store(dst, base, t, _values(params, like, w0, w1, w2, w3))
+
+
+@inline
+def _truncated_block(dst, start, cbase, params, k0, k1, c2, c3, scratch):
+    """The truncated-normal block, in passes so that only the elements in
+    AS 241's tail branches pay for a logarithm and a square root:
+    uniforms -> signed probabilities and central-branch values for all ->
+    list of tail elements -> their exact tail values."""
+    n = _U64(_per_counter(dst) * LANES)
+    base = _U64(start)  # unsigned indices: no negative-index wraparound in the loops
+    prefer_wide_vectors()
+    probability, tail_index, tail_quantile = scratch
+    _counter_loop(probability, 0, cbase, _OPEN_UNITS, k0, k1, c2, c3, dst)
+    for i in range(n):
+        s = truncated_probability(params, probability[i])
+        probability[i] = s
+        dst[base + i] = truncated_value(params, dst, s, ndtri_central_f64(abs(s)))
+    m = _U64(0)
+    for i in range(n):  # compaction: the tail elements' positions and probabilities
+        p = abs(probability[i])
+        tail_index[m] = i
+        tail_quantile[m] = p
+        m += _U64(not as241_is_central(p))
+    for k in range(m):  # contiguous, so this loop vectorizes
+        tail_quantile[k] = ndtri_lower_f64(tail_quantile[k])
+    for k in range(m):
+        i = tail_index[k]
+        dst[base + i] = truncated_value(params, dst, probability[i], tail_quantile[k])
+
+
+def _block(dst, start, cbase, params, k0, k1, c2, c3, scratch):
+    """Stub: fill dst[start : start + E*LANES] with one block of the stream."""
+
+
+@overload(_block, jit_options=INLINE_OPTIONS)
+def _block_overload(dst, start, cbase, params, k0, k1, c2, c3, scratch):
+    if getattr(params, "instance_class", None) is TruncatedNormal:
+        return _truncated_block.py_func
+    return lambda dst, start, cbase, params, k0, k1, c2, c3, scratch: _counter_loop(
+        dst, start, cbase, params, k0, k1, c2, c3, dst)
+
+
+def _scratch(params, out):
+    """Stub: working memory for one thread's blocks (allocated once per chunk)."""
+
+
+@overload(_scratch, jit_options=INLINE_OPTIONS)
+def _scratch_overload(params, out):
+    if getattr(params, "instance_class", None) is TruncatedNormal:
+        def truncated_scratch(params, out):
+            n = _per_counter(out) * LANES
+            return np.empty(n, np.float64), np.empty(n, np.uint64), np.empty(n, np.float64)
+        return truncated_scratch
+    return lambda params, out: None
 
 
 @inline
@@ -240,36 +301,44 @@ def _geometry(out, offset):
 
 
 @inline
-def _fill_block_k(out, params, k0, k1, c2, c3, first, head, k):
-    """Fill the part of out covered by the k-th block of the call."""
+def _fill_blocks(out, params, k0, k1, c2, c3, first, head, k_start, k_stop):
+    """Fill the part of out covered by blocks k_start .. k_stop - 1 of the call."""
     per_block = _per_counter(out) * LANES
     n = out.size
-    rel = k * per_block - head
-    cbase = (first + _U64(k)) * _U64(LANES)
-    if rel >= 0 and rel + per_block <= n:
-        _block(out, rel, cbase, params, k0, k1, c2, c3)
-    else:  # a block cut by the ends of the call: generate it whole, copy the part
-        tmp = np.empty(per_block, out.dtype)
-        _block(tmp, 0, cbase, params, k0, k1, c2, c3)
-        for i in range(max(rel, 0), min(rel + per_block, n)):
-            out[i] = tmp[i - rel]
+    scratch = _scratch(params, out)
+    for k in range(k_start, k_stop):
+        rel = k * per_block - head
+        cbase = (first + _U64(k)) * _U64(LANES)
+        if rel >= 0 and rel + per_block <= n:
+            _block(out, rel, cbase, params, k0, k1, c2, c3, scratch)
+        else:  # a block cut by the ends of the call: generate it whole, copy the part
+            tmp = np.empty(per_block, out.dtype)
+            _block(tmp, 0, cbase, params, k0, k1, c2, c3, scratch)
+            for i in range(max(rel, 0), min(rel + per_block, n)):
+                out[i] = tmp[i - rel]
+
+
+#: Parallel calls split their blocks into this many chunks per thread (each
+#: chunk allocates its working memory once); the split changes no value.
+CHUNKS_PER_THREAD = 8
 
 
 @parallel_kernel
-def fill_parallel(out, params, k0, k1, c2, c3, offset):
-    """Fill the flat buffer out with elements offset .. offset+out.size-1, all threads."""
+def fill_parallel(out, params, k0, k1, c2, c3, offset, threads):
+    """Fill the flat buffer out with elements offset .. offset+out.size-1 on
+    ``threads`` threads (numba.get_num_threads() of the caller)."""
     count, first, head = _geometry(out, offset)
-    for k in numba.prange(count):
-        _fill_block_k(out, params, k0, k1, c2, c3, first, head, k)
+    chunks = min(count, threads * CHUNKS_PER_THREAD)
+    for g in numba.prange(chunks):
+        _fill_blocks(out, params, k0, k1, c2, c3, first, head, g * count // chunks, (g + 1) * count // chunks)
     return out
 
 
 @kernel
-def fill_serial(out, params, k0, k1, c2, c3, offset):
+def fill_serial(out, params, k0, k1, c2, c3, offset, threads=1):
     """Same as fill_parallel on the calling thread (for small buffers)."""
     count, first, head = _geometry(out, offset)
-    for k in range(count):
-        _fill_block_k(out, params, k0, k1, c2, c3, first, head, k)
+    _fill_blocks(out, params, k0, k1, c2, c3, first, head, 0, count)
     return out
 
 

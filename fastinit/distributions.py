@@ -8,6 +8,7 @@ bits as one filled at once. The exact mapping is docs/stream-format.md.
 
 import math
 
+import numba
 import numpy as np
 
 from . import _kernels
@@ -57,7 +58,7 @@ def _generate(out, params, distribution_id, seed, offset):
 
 def _fill_flat(flat, params, words, offset):
     kernel = _kernels.fill_serial if flat.size < PARALLEL_THRESHOLD else _kernels.fill_parallel
-    kernel(flat, params, *words, np.uint64(offset))
+    kernel(flat, params, *words, np.uint64(offset), numba.get_num_threads())
 
 
 def fill_uniform(out, low=0.0, high=1.0, *, seed, offset=0):
