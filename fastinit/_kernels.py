@@ -4,9 +4,11 @@ One driver fills any flat float32/float64 buffer for every distribution. It is
 specialized at compile time on two things only:
 
 * the output dtype, which fixes how many elements one Philox counter yields
-  (``ELEMENTS_PER_COUNTER``: 4 for 32-bit outputs, 2 for 64-bit outputs);
-* the type of the parameter tuple (``Uniform``, ``Normal``, ``TruncatedNormal``),
-  which picks the transform from four 32-bit words to those elements.
+  (``_per_counter``: 4 for 32-bit outputs, 2 for 64-bit outputs);
+* the type of the parameter tuple: ``Uniform`` and ``Normal`` pick a transform
+  from four 32-bit words to those elements (``_values``); ``TruncatedNormal``
+  picks a block in passes (``_truncated_block``) that spends the inverse CDF's
+  logarithm only on the elements in its tails.
 
 Layout (docs/stream-format.md): the global stream is cut into blocks of
 ``E * LANES`` elements. Block ``b`` uses counters ``b*LANES + t`` for
@@ -45,11 +47,6 @@ _U64 = np.uint64
 _F32 = np.float32
 _F64 = np.float64
 _MASK32 = np.uint64(0xFFFFFFFF)
-
-
-def ELEMENTS_PER_COUNTER(dtype):
-    """4 for 32-bit floats, 2 for 64-bit floats."""
-    return 16 // np.dtype(dtype).itemsize
 
 
 # --------------------------------------------------------------------------
