@@ -255,3 +255,38 @@ def ndtri_array(p, out):
         x = ndtri_lower_f64(_F64(1.0) - pi if upper else pi)
         out[i] = -x if upper else x
     return out
+
+
+# --------------------------------------------------------------------------
+# float32 -> 16-bit formats, round to nearest even (bit patterns as uint16).
+# Integer arithmetic plus one float add, all lanes computed and selected, so
+# the loops vectorize and no hardware conversion instruction is required.
+# Inputs are finite; values at or beyond the format's range become infinity.
+# --------------------------------------------------------------------------
+_F16_OVERFLOW = np.int64((127 + 16) << 23)        # |x| >= 65536: infinity
+_F16_MIN_NORMAL = np.int64((127 - 14) << 23)      # |x| < 2**-14: zero or subnormal
+_F16_SUBNORMAL_MAGIC = np.uint32((127 - 1) << 23)  # 0.5: adding it aligns the subnormal bits
+_F16_REBIAS = np.int64((127 - 15) << 23)
+
+
+@inline
+def f32_to_f16_bits(x):
+    """IEEE binary16 bits of the float32 x, rounded to nearest even."""
+    bits = f32_as_u32(x)
+    sign = np.int64((bits >> np.uint32(16)) & np.uint32(0x8000))
+    a = np.int64(bits & np.uint32(0x7FFFFFFF))
+    # subnormal or zero: the float add rounds to nearest even at the 2**-24 grid
+    magic = u32_as_f32(_F16_SUBNORMAL_MAGIC)
+    sub = np.int64(f32_as_u32(u32_as_f32(np.uint32(a)) + magic)) - np.int64(_F16_SUBNORMAL_MAGIC)
+    # normal: drop 13 mantissa bits with round-half-even
+    odd = (a >> np.int64(13)) & np.int64(1)
+    norm = (a - _F16_REBIAS + np.int64(0xFFF) + odd) >> np.int64(13)
+    h = np.int64(0x7C00) if a >= _F16_OVERFLOW else (sub if a < _F16_MIN_NORMAL else norm)
+    return np.uint16(h | sign)
+
+
+@inline
+def f32_to_bf16_bits(x):
+    """bfloat16 bits of the float32 x, rounded to nearest even."""
+    bits = np.uint64(f32_as_u32(x))
+    return np.uint16((bits + np.uint64(0x7FFF) + ((bits >> np.uint64(16)) & np.uint64(1))) >> np.uint64(16))

@@ -27,7 +27,8 @@ from numba.extending import overload
 from ._jit import INLINE_OPTIONS, inline, kernel, parallel_kernel, prefer_wide_vectors
 
 from ._elementary import (
-    as241_is_central, log_f32, log_f64, ndtri_central_f64, ndtri_lower_f64, sincos_turns_f32, sincos_turns_f64,
+    as241_is_central, f32_to_bf16_bits, f32_to_f16_bits, log_f32, log_f64, ndtri_central_f64, ndtri_lower_f64,
+    sincos_turns_f32, sincos_turns_f64,
 )
 from ._philox import philox4x32_10
 
@@ -39,6 +40,11 @@ Normal = namedtuple("Normal", ["mean", "std"])
 TruncatedNormal = namedtuple(
     "TruncatedNormal", ["mean", "std", "sign", "p_low", "q_high", "width", "clip_low", "clip_high"]
 )
+# 16-bit output formats: the float32 stream, clamped to [low, high] (float32
+# values representable in the format) and rounded to nearest even. Native
+# float32/float64 outputs pass ``None`` as their format.
+Float16 = namedtuple("Float16", ["low", "high"])
+BFloat16 = namedtuple("BFloat16", ["low", "high"])
 # Internal: the open-interval uniforms of section 4 of the spec, as float64.
 OpenUnits = namedtuple("OpenUnits", ["unused"])
 _OPEN_UNITS = OpenUnits(0)
@@ -159,7 +165,7 @@ def _values(params, out, w0, w1, w2, w3):
 
 @overload(_values, jit_options=INLINE_OPTIONS)
 def _values_overload(params, out, w0, w1, w2, w3):
-    is32 = out.dtype == types.float32
+    is32 = out.dtype.bitwidth <= 32
     name = getattr(params, "instance_class", None)
     if name is Uniform:
         if is32:
@@ -217,7 +223,7 @@ def _per_counter(out):
 
 @overload(_per_counter, jit_options=INLINE_OPTIONS)
 def _per_counter_overload(out):
-    e = 128 // out.dtype.bitwidth
+    e = 4 if out.dtype.bitwidth <= 32 else 2  # 16-bit outputs use the float32 stream
     return lambda out: e
 
 
@@ -297,22 +303,65 @@ def _geometry(out, offset):
     return count, first, head
 
 
+def _staging(out, n):
+    """Stub: a block buffer in the dtype the stream is computed in."""
+
+
+@overload(_staging, jit_options=INLINE_OPTIONS)
+def _staging_overload(out, n):
+    if out.dtype == types.uint16:
+        return lambda out, n: np.empty(n, np.float32)
+    return lambda out, n: np.empty(n, out.dtype)
+
+
+def _encode(fmt, value):
+    """Stub: a computed value as stored in the output format."""
+
+
+@overload(_encode, jit_options=INLINE_OPTIONS)
+def _encode_overload(fmt, value):
+    kind = getattr(fmt, "instance_class", None)
+    if kind is Float16 or kind is BFloat16:
+        to_bits = f32_to_f16_bits if kind is Float16 else f32_to_bf16_bits
+
+        def encode16(fmt, value):
+            v = value if value > _F32(fmt.low) else _F32(fmt.low)
+            v = v if v < _F32(fmt.high) else _F32(fmt.high)
+            return to_bits(v)
+        return encode16
+    return lambda fmt, value: value
+
+
+def _is_native(fmt):
+    """Stub: True when values are stored as computed (float32, float64)."""
+
+
+@overload(_is_native, jit_options=INLINE_OPTIONS)
+def _is_native_overload(fmt):
+    native = isinstance(fmt, types.NoneType)
+    return lambda fmt: native
+
+
 @inline
-def _fill_blocks(out, params, k0, k1, c2, c3, first, head, k_start, k_stop):
+def _fill_blocks(out, params, fmt, k0, k1, c2, c3, first, head, k_start, k_stop):
     """Fill the part of out covered by blocks k_start .. k_stop - 1 of the call."""
+    prefer_wide_vectors()
     per_block = _per_counter(out) * LANES
     n = out.size
     scratch = _scratch(params, out)
+    staging = _staging(out, per_block)
     for k in range(k_start, k_stop):
         rel = k * per_block - head
         cbase = (first + _U64(k)) * _U64(LANES)
-        if rel >= 0 and rel + per_block <= n:
+        if _is_native(fmt) and rel >= 0 and rel + per_block <= n:
             _block(out, rel, cbase, params, k0, k1, c2, c3, scratch)
-        else:  # a block cut by the ends of the call: generate it whole, copy the part
-            tmp = np.empty(per_block, out.dtype)
-            _block(tmp, 0, cbase, params, k0, k1, c2, c3, scratch)
-            for i in range(max(rel, 0), min(rel + per_block, n)):
-                out[i] = tmp[i - rel]
+        else:  # a 16-bit output, or a block cut by the ends of the call
+            _block(staging, 0, cbase, params, k0, k1, c2, c3, scratch)
+            lo = _U64(max(rel, 0))
+            hi = _U64(min(rel + per_block, n))
+            shift = _U64(lo - rel)  # staging index of out[lo]
+            for i in range(hi - lo):
+                out[lo + i] = _encode(fmt, staging[shift + i])
 
 
 #: Parallel calls split their blocks into this many chunks per thread (each
@@ -321,21 +370,25 @@ CHUNKS_PER_THREAD = 8
 
 
 @parallel_kernel
-def fill_parallel(out, params, k0, k1, c2, c3, offset, threads):
+def fill_parallel(out, params, fmt, k0, k1, c2, c3, offset, threads):
     """Fill the flat buffer out with elements offset .. offset+out.size-1 on
-    ``threads`` threads (numba.get_num_threads() of the caller)."""
+    ``threads`` threads (numba.get_num_threads() of the caller).
+
+    out is float32 or float64 (fmt None), or uint16 holding float16 or
+    bfloat16 bits (fmt a Float16 or BFloat16 tuple)."""
     count, first, head = _geometry(out, offset)
     chunks = min(count, threads * CHUNKS_PER_THREAD)
     for g in numba.prange(chunks):
-        _fill_blocks(out, params, k0, k1, c2, c3, first, head, g * count // chunks, (g + 1) * count // chunks)
+        _fill_blocks(out, params, fmt, k0, k1, c2, c3, first, head,
+                     g * count // chunks, (g + 1) * count // chunks)
     return out
 
 
 @kernel
-def fill_serial(out, params, k0, k1, c2, c3, offset, threads=1):
+def fill_serial(out, params, fmt, k0, k1, c2, c3, offset, threads=1):
     """Same as fill_parallel on the calling thread (for small buffers)."""
     count, first, head = _geometry(out, offset)
-    _fill_blocks(out, params, k0, k1, c2, c3, first, head, 0, count)
+    _fill_blocks(out, params, fmt, k0, k1, c2, c3, first, head, 0, count)
     return out
 
 

@@ -10,17 +10,16 @@ import operator
 
 import numpy as np
 
+from ._formats import is_supported
 from .bits import SEED_LIMIT
 
-SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
 def check_out(out):
-    """out must be a writable float32 or float64 numpy array (np.memmap included)."""
+    """out must be a writable float32, float64, float16 or bfloat16 numpy array
+    (np.memmap included)."""
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
-    if out.dtype not in SUPPORTED_DTYPES:
-        raise TypeError(f"out must have dtype float32 or float64, got {out.dtype}")
+    if not is_supported(out.dtype):
+        raise TypeError(f"out must have dtype float32, float64, float16 or bfloat16, got {out.dtype}")
     if not out.flags.writeable:
         raise ValueError("out is read-only")
 

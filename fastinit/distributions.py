@@ -11,7 +11,7 @@ import math
 import numba
 import numpy as np
 
-from . import _kernels
+from . import _formats, _kernels
 from ._validate import check_offset, check_out, check_real, in_dtype
 from .bits import _check_seed, key_from_seed
 
@@ -30,35 +30,43 @@ PARALLEL_THRESHOLD = 1 << 13
 #: of at most this many elements, then copied in.
 STRIDED_CHUNK = 1 << 16
 
+#: Largest |z| of the float32 normal stream (sqrt(-2 ln 2**-33), rounded up).
+MAX_ABS_Z32 = 6.77
+
 #: Truncation intervals are cut at this many standard deviations below the
 #: mean (after mirroring the interval into the lower half): the normal mass
 #: beyond it, about 1e-308, is below float64 resolution.
 TAIL_LIMIT = 37.5
 
 
-def _generate(out, params, distribution_id, seed, offset):
+def _generate(out, params, fmt, distribution_id, seed, offset):
     """Fill out (validated) with stream elements offset .. offset + out.size - 1."""
     if out.size == 0:
         return out
+    view, compute = _formats.kernel_view(out)
     key = key_from_seed(seed)
     words = (
         np.uint64(key[0]), np.uint64(key[1]),
-        np.uint64(distribution_id), np.uint64(8 * out.dtype.itemsize),
+        np.uint64(distribution_id), np.uint64(8 * compute.itemsize),
     )
     if out.flags.c_contiguous:
-        _fill_flat(np.asarray(out).reshape(-1), params, words, offset)
+        _fill_flat(np.asarray(view).reshape(-1), params, fmt, words, offset)
         return out
-    scratch = np.empty(min(out.size, STRIDED_CHUNK), out.dtype)
+    scratch = np.empty(min(out.size, STRIDED_CHUNK), view.dtype)
     for start in range(0, out.size, STRIDED_CHUNK):
         part = scratch[: min(STRIDED_CHUNK, out.size - start)]
-        _fill_flat(part, params, words, offset + start)
-        out.flat[start : start + part.size] = part
+        _fill_flat(part, params, fmt, words, offset + start)
+        view.flat[start : start + part.size] = part
     return out
 
 
-def _fill_flat(flat, params, words, offset):
+def _fill_flat(flat, params, fmt, words, offset):
     kernel = _kernels.fill_serial if flat.size < PARALLEL_THRESHOLD else _kernels.fill_parallel
-    kernel(flat, params, *words, np.uint64(offset), numba.get_num_threads())
+    kernel(flat, params, fmt, *words, np.uint64(offset), numba.get_num_threads())
+
+
+def _no_value(dtype, interval):
+    return ValueError(f"no {dtype} value lies in {interval}")
 
 
 def fill_uniform(out, low=0.0, high=1.0, *, seed, offset=0):
@@ -93,15 +101,26 @@ def fill_uniform(out, low=0.0, high=1.0, *, seed, offset=0):
         raise ValueError(f"low must be <= high, got low={low}, high={high}")
     seed = _check_seed(seed)
     offset = check_offset(offset, out.size)
-    lo = in_dtype("low", low, out.dtype)
-    hi = in_dtype("high", high, out.dtype)
+    compute = _formats.kernel_view(out)[1]
+    lo = in_dtype("low", low, compute)
+    hi = in_dtype("high", high, compute)
     with np.errstate(over="ignore"):
         span = hi - lo
     if not np.isfinite(span):
-        raise ValueError(f"high - low = {high - low} overflows {out.dtype}")
-    top = lo if hi == lo else np.nextafter(hi, out.dtype.type(-np.inf))
+        raise ValueError(f"high - low = {high - low} overflows {compute}")
+    top = lo if hi == lo else np.nextafter(hi, compute.type(-np.inf))
     params = _kernels.Uniform(float(lo), float(span), float(top))
-    return _generate(out, params, UNIFORM_ID, seed, offset)
+    fmt = None
+    if out.dtype != compute:  # 16-bit: keep values in [low, high) after rounding
+        if low == high:
+            first = last = _formats.smallest_at_least(low, out.dtype)
+        else:
+            first = _formats.smallest_at_least(low, out.dtype)
+            last = _formats.largest_below(high, out.dtype)
+        if first is None or last is None or first > last:
+            raise _no_value(out.dtype, f"[low, high) = [{low}, {high})")
+        fmt = _formats.kernel_format(out.dtype, first, last)
+    return _generate(out, params, fmt, UNIFORM_ID, seed, offset)
 
 
 def fill_normal(out, mean=0.0, std=1.0, *, seed, offset=0):
@@ -134,8 +153,17 @@ def fill_normal(out, mean=0.0, std=1.0, *, seed, offset=0):
         raise ValueError(f"std must be >= 0, got {std}")
     seed = _check_seed(seed)
     offset = check_offset(offset, out.size)
-    params = _kernels.Normal(float(in_dtype("mean", mean, out.dtype)), float(in_dtype("std", std, out.dtype)))
-    return _generate(out, params, NORMAL_ID, seed, offset)
+    compute = _formats.kernel_view(out)[1]
+    params = _kernels.Normal(float(in_dtype("mean", mean, compute)), float(in_dtype("std", std, compute)))
+    fmt = None
+    if out.dtype != compute:
+        limit = _formats.max_finite(out.dtype)
+        if abs(mean) + MAX_ABS_Z32 * std > limit:
+            raise ValueError(
+                f"mean={mean}, std={std} reach beyond the {out.dtype} range "
+                f"(|mean| + {MAX_ABS_Z32} * std > {limit})")
+        fmt = _formats.kernel_format(out.dtype, -limit, limit)
+    return _generate(out, params, fmt, NORMAL_ID, seed, offset)
 
 
 def _phi(x):
@@ -209,8 +237,16 @@ def fill_truncated_normal(out, mean=0.0, std=1.0, a=-2.0, b=2.0, *, seed, offset
         raise ValueError(f"a must be < b, got a={a}, b={b}")
     seed = _check_seed(seed)
     offset = check_offset(offset, out.size)
-    params = _truncated_params(mean, std, a, b, out.dtype)
-    return _generate(out, params, TRUNCATED_NORMAL_ID, seed, offset)
+    compute = _formats.kernel_view(out)[1]
+    fmt = None
+    if out.dtype != compute:
+        first = _formats.smallest_at_least(a, out.dtype)
+        last = _formats.largest_at_most(b, out.dtype)
+        if first is None or last is None or first > last:
+            raise _no_value(out.dtype, f"[a, b] = [{a}, {b}]")
+        fmt = _formats.kernel_format(out.dtype, first, last)
+    params = _truncated_params(mean, std, a, b, compute)
+    return _generate(out, params, fmt, TRUNCATED_NORMAL_ID, seed, offset)
 
 
 def fill_constant(out, value):
@@ -228,9 +264,13 @@ def fill_constant(out, value):
         >>> fastinit.fill_constant(np.empty(768, np.float32), 0.0)
     """
     check_out(out)
-    value = in_dtype("value", check_real("value", value), out.dtype)
+    value = check_real("value", value)
+    if abs(value) > _formats.max_finite(out.dtype):
+        raise ValueError(f"value={value} is outside the range of {out.dtype}")
+    view = _formats.kernel_view(out)[0]
+    stored = _formats.encode(value, out.dtype)
     if out.flags.c_contiguous and out.size >= PARALLEL_THRESHOLD:
-        _kernels.constant_parallel(np.asarray(out).reshape(-1), value)
+        _kernels.constant_parallel(np.asarray(view).reshape(-1), stored)
     else:
-        out[...] = value
+        view[...] = stored
     return out

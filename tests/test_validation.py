@@ -69,8 +69,8 @@ def test_bad_parameters_raise_before_writing(function, args, kwargs, exc, text, 
 def test_bad_out(function, kwargs):
     with pytest.raises(TypeError, match="out must be a numpy.ndarray"):
         function([0.0, 1.0], **kwargs)
-    for dtype in (np.int32, np.int64, np.complex64, np.float16, bool):
-        with pytest.raises(TypeError, match=f"out must have dtype float32 or float64, got {np.dtype(dtype)}"):
+    for dtype in (np.int32, np.int64, np.complex64, np.uint16, np.longdouble, bool):
+        with pytest.raises(TypeError, match=f"out must have dtype float32, float64, float16 or bfloat16, got {np.dtype(dtype)}"):
             function(np.zeros(8, dtype), **kwargs)
     read_only = sentinel()
     read_only.flags.writeable = False
