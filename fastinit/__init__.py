@@ -13,6 +13,12 @@ Example::
 
 from .bits import SEED_LIMIT, STREAM_FORMAT_VERSION, derive_seed, key_from_seed, philox4x32
 from .distributions import fill_constant, fill_normal, fill_truncated_normal, fill_uniform
+from .schemes import (
+    TRUNCATED_NORMAL_STD, Axes, calculate_gain, compute_fans, constant, dirac, eye, fan_in_uniform,
+    glorot_normal, glorot_uniform, he_normal, he_uniform, identity, kaiming_normal, kaiming_uniform,
+    lecun_normal, lecun_uniform, normal, ones, orthogonal, sparse, truncated_normal, uniform,
+    variance_scaling, xavier_normal, xavier_uniform, zeros,
+)
 
 __version__ = "0.1.0"
 
@@ -26,4 +32,31 @@ __all__ = [
     "fill_normal",
     "fill_truncated_normal",
     "fill_constant",
+    "TRUNCATED_NORMAL_STD",
+    "Axes",
+    "compute_fans",
+    "calculate_gain",
+    "variance_scaling",
+    "zeros",
+    "ones",
+    "constant",
+    "uniform",
+    "normal",
+    "truncated_normal",
+    "xavier_uniform",
+    "xavier_normal",
+    "glorot_uniform",
+    "glorot_normal",
+    "kaiming_uniform",
+    "kaiming_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_uniform",
+    "lecun_normal",
+    "fan_in_uniform",
+    "orthogonal",
+    "eye",
+    "identity",
+    "dirac",
+    "sparse",
 ]
