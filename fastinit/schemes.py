@@ -277,8 +277,8 @@ def variance_scaling(shape=None, *, seed, scale=1.0, mode="fan_in", distribution
         return target
     n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2,
          "fan_geo_avg": math.sqrt(fan_in * fan_out)}[mode]
-    if scale == 0:
-        return _fill(target, full, bounds, lambda part, offset: fill_constant(part, 0.0))
+    if scale == 0:  # a zero gain: every value is 0, wherever the region lies
+        return fill_constant(target, 0.0)
     variance = scale / n
     if distribution == "truncated_normal":
         std = math.sqrt(variance) / TRUNCATED_NORMAL_STD
