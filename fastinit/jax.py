@@ -1,0 +1,182 @@
+"""JAX backend: ``jax.nn.initializers`` factories on fastinit's kernels.
+
+Each factory has the signature of its ``jax.nn.initializers`` namesake and
+returns ``init(key, shape, dtype=None)``, which Flax accepts as
+``kernel_init``/``bias_init``. Semantics are JAX's: ``(*kernel, in, out)``
+shapes with ``in_axis``/``out_axis``/``batch_axis``, truncated normals in
+``variance_scaling`` divided by 0.87962566103423978, ``truncated_normal``
+bounds in multiples of ``stddev``, ``uniform`` on ``[0, scale)``,
+``orthogonal`` along ``column_axis``, ``delta_orthogonal``'s centre tap
+``(k - 1) // 2``.
+
+The seed is derived from the key: ``derive_seed(0, "fastinit.jax", hex of the
+key's data)``, so the same key gives the same values on any machine and
+thread count, and different keys give independent streams. Values are
+computed on the host; inside ``jax.jit`` the initializer runs through
+``jax.pure_callback``.
+
+Example::
+
+    >>> import flax.linen as nn
+    >>> layer = nn.Dense(256, kernel_init=fastinit.jax.glorot_uniform())
+    >>> params = layer.init(jax.random.key(0), jnp.ones((1, 784)))
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import schemes as _schemes
+from .bits import derive_seed
+from .distributions import fill_constant
+
+__all__ = [
+    "constant", "zeros", "ones", "uniform", "normal", "truncated_normal", "variance_scaling",
+    "glorot_uniform", "glorot_normal", "xavier_uniform", "xavier_normal", "he_uniform", "he_normal",
+    "kaiming_uniform", "kaiming_normal", "lecun_uniform", "lecun_normal", "orthogonal", "delta_orthogonal",
+    "seed_from_key",
+]
+
+
+def seed_from_key(key):
+    """The fastinit seed of a JAX PRNG key (typed or raw uint32 data)."""
+    data = _key_data(key)
+    return derive_seed(0, "fastinit.jax", np.asarray(data, dtype=np.uint32).tobytes().hex())
+
+
+def _key_data(key):
+    if jnp.issubdtype(getattr(key, "dtype", None), jax.dtypes.prng_key):
+        return jax.random.key_data(key)
+    return key
+
+
+def _default_dtype(dtype):
+    """JAX's dtype: the default float, 64-bit types narrowed unless jax_enable_x64."""
+    return jax.dtypes.canonicalize_dtype(dtype if dtype is not None else jnp.float_)
+
+
+def _initializer(make_host_array, default=None):
+    """init(key, shape, dtype) computing make_host_array(seed, shape, numpy dtype) on the host."""
+
+    def init(key, shape, dtype=None):
+        dtype = _default_dtype(dtype if dtype is not None else default)
+        shape = tuple(int(d) for d in (shape if isinstance(shape, (tuple, list)) else (shape,)))
+        data = _key_data(key)
+
+        def host(key_words):
+            seed = derive_seed(0, "fastinit.jax", np.asarray(key_words, dtype=np.uint32).tobytes().hex())
+            return make_host_array(seed, shape, np.dtype(dtype))
+
+        if isinstance(data, jax.core.Tracer):
+            return jax.pure_callback(host, jax.ShapeDtypeStruct(shape, dtype), data, vmap_method="sequential")
+        return jnp.asarray(host(np.asarray(data)))
+
+    return init
+
+
+def _constant_array(value):
+    def make(seed, shape, dtype):
+        return fill_constant(np.empty(shape, dtype), value)
+    return make
+
+
+def constant(value, dtype=None):
+    """Every value ``value`` (``jax.nn.initializers.constant``)."""
+    value = float(value)
+    return _initializer(_constant_array(value), dtype)
+
+
+def zeros(key, shape, dtype=None):
+    """Zeros, called directly like ``jax.nn.initializers.zeros``."""
+    return jnp.zeros(shape, _default_dtype(dtype))
+
+
+def ones(key, shape, dtype=None):
+    """Ones, called directly like ``jax.nn.initializers.ones``."""
+    return jnp.ones(shape, _default_dtype(dtype))
+
+
+def uniform(scale=1e-2, dtype=None):
+    r""":math:`\mathcal{U}[0, \text{scale})`."""
+    return _initializer(lambda seed, shape, dt: _schemes.uniform(shape, low=0.0, high=float(scale), dtype=dt,
+                                                                 seed=seed), dtype)
+
+
+def normal(stddev=1e-2, dtype=None):
+    r""":math:`\mathcal{N}(0, \text{stddev}^2)`."""
+    return _initializer(lambda seed, shape, dt: _schemes.normal(shape, std=float(stddev), dtype=dt, seed=seed), dtype)
+
+
+def truncated_normal(stddev=1e-2, dtype=None, lower=-2.0, upper=2.0):
+    r"""``stddev`` times a standard normal truncated to ``[lower, upper]`` (bounds in units of stddev)."""
+    stddev, lower, upper = float(stddev), float(lower), float(upper)
+    return _initializer(lambda seed, shape, dt: _schemes.truncated_normal(
+        shape, std=stddev, a=lower * stddev, b=upper * stddev, dtype=dt, seed=seed), dtype)
+
+
+def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1, batch_axis=(), dtype=None):
+    r"""JAX's ``variance_scaling``: variance ``scale / n``, ``n`` the fan of ``mode`` from the axes;
+    ``distribution`` ``"truncated_normal"`` (std divided by 0.8796...), ``"normal"`` or ``"uniform"``."""
+    def make(seed, shape, dt):
+        return _schemes.variance_scaling(shape, scale=float(scale), mode=mode, distribution=distribution,
+                                         in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis, dtype=dt,
+                                         seed=seed)
+    if mode not in ("fan_in", "fan_out", "fan_avg", "fan_geo_avg"):
+        raise ValueError(f"invalid mode for variance scaling initializer: {mode}")
+    if distribution not in ("truncated_normal", "normal", "uniform"):
+        raise ValueError(f"invalid distribution for variance scaling initializer: {distribution}")
+    return _initializer(make, dtype)
+
+
+def _scheme(scale, mode, distribution, doc):
+    def factory(in_axis=-2, out_axis=-1, batch_axis=(), dtype=None):
+        return variance_scaling(scale, mode, distribution, in_axis, out_axis, batch_axis, dtype)
+    factory.__doc__ = doc
+    return factory
+
+
+glorot_uniform = _scheme(1.0, "fan_avg", "uniform", "``variance_scaling(1.0, 'fan_avg', 'uniform')``.")
+glorot_normal = _scheme(1.0, "fan_avg", "truncated_normal", "``variance_scaling(1.0, 'fan_avg', 'truncated_normal')``.")
+he_uniform = _scheme(2.0, "fan_in", "uniform", "``variance_scaling(2.0, 'fan_in', 'uniform')``.")
+he_normal = _scheme(2.0, "fan_in", "truncated_normal", "``variance_scaling(2.0, 'fan_in', 'truncated_normal')``.")
+lecun_uniform = _scheme(1.0, "fan_in", "uniform", "``variance_scaling(1.0, 'fan_in', 'uniform')``.")
+lecun_normal = _scheme(1.0, "fan_in", "truncated_normal", "``variance_scaling(1.0, 'fan_in', 'truncated_normal')``.")
+for _name in ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform", "lecun_normal"):
+    globals()[_name].__name__ = globals()[_name].__qualname__ = _name
+xavier_uniform = glorot_uniform
+xavier_normal = glorot_normal
+kaiming_uniform = he_uniform
+kaiming_normal = he_normal
+
+
+def _orthogonal_array(seed, shape, dtype, scale, column_axis):
+    """JAX's orthogonal: Q of an (n_rows, n_cols) normal matrix, n_cols = shape[column_axis]."""
+    if len(shape) < 2:
+        raise ValueError("orthogonal initializer requires at least a 2D shape")
+    n_cols = shape[column_axis]
+    n_rows = int(np.prod(shape)) // n_cols if n_cols else 0
+    moved = tuple(np.delete(shape, column_axis)) + (n_cols,)
+    q = _schemes.orthogonal((n_rows, n_cols), gain=float(scale), dtype=dtype, seed=seed)
+    return np.moveaxis(q.reshape(moved), -1, column_axis)
+
+
+def orthogonal(scale=1.0, column_axis=-1, dtype=None):
+    """A matrix with orthonormal columns along ``column_axis`` (Haar distributed), times ``scale``."""
+    return _initializer(functools.partial(_orthogonal_array, scale=scale, column_axis=column_axis), dtype)
+
+
+def delta_orthogonal(scale=1.0, column_axis=-1, dtype=None):
+    """Xiao et al. (2018): an orthogonal ``shape[-2:]`` matrix at the centre tap ``(k - 1) // 2`` of a
+    3-, 4- or 5-d conv kernel ``(*kernel, in, out)``, zeros elsewhere."""
+    def make(seed, shape, dt):
+        if len(shape) not in (3, 4, 5):
+            raise ValueError("Delta orthogonal initializer requires a 3D, 4D or 5D shape.")
+        if shape[-1] < shape[-2]:
+            raise ValueError("`fan_in` must be less or equal than `fan_out`. ")
+        w = fill_constant(np.empty(shape, dt), 0.0)
+        centre = tuple((k - 1) // 2 for k in shape[:-2])
+        w[centre] = _orthogonal_array(seed, shape[-2:], dt, scale, column_axis)
+        return w
+    return _initializer(make, dtype)
