@@ -46,7 +46,7 @@ __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
     "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "sparse_",
     "uniform", "normal", "constant", "eye", "dirac", "xavier_uniform", "xavier_normal", "kaiming_uniform",
-    "kaiming_normal", "orthogonal", "sparse", "fast_init",
+    "kaiming_normal", "orthogonal", "sparse", "fast_init", "reset_parameters",
 ]
 
 _INIT_NAMES = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
@@ -240,25 +240,10 @@ _patch_lock = threading.Lock()
 
 
 @contextlib.contextmanager
-def fast_init(seed=0):
-    """Route ``torch.nn.init`` through fastinit while the block runs.
-
-    Every ``torch.nn.init`` function (as the attribute of ``torch.nn.init`` and
-    wherever a ``torch`` module imported it by name, as
-    ``torch.nn.MultiheadAttention`` does) is replaced by the function of this
-    module. The n-th random initialization in the block uses the stream of
-    ``derive_seed(seed, "fastinit.torch.fast_init", str(n))``, so the same code
-    under the same seed builds the same model on any machine and thread count.
-    A call that passes ``seed=`` keeps it.
-
-    Example::
-
-        >>> with fastinit.torch.fast_init(seed=0):
-        ...     model = torch.nn.Sequential(torch.nn.Linear(768, 3072), torch.nn.GELU(),
-        ...                                 torch.nn.Linear(3072, 768))
-    """
-    seed = _check_seed(seed)
-    counter = itertools.count()
+def _routed(next_seed):
+    """Route torch.nn.init (and the torch modules that imported its functions
+    by name) to this module while the block runs; random calls without a
+    ``seed=`` take ``next_seed()``."""
     this = sys.modules[__name__]
 
     def routed(name):
@@ -269,7 +254,7 @@ def fast_init(seed=0):
         @functools.wraps(ours)
         def call(*args, **kwargs):
             if "seed" not in kwargs:
-                kwargs["seed"] = derive_seed(seed, "fastinit.torch.fast_init", str(next(counter)))
+                kwargs["seed"] = next_seed()
             return ours(*args, **kwargs)
 
         return call
@@ -291,3 +276,54 @@ def fast_init(seed=0):
         with _patch_lock:
             for module, name, original in reversed(patched):
                 setattr(module, name, original)
+
+
+def fast_init(seed=0):
+    """Route ``torch.nn.init`` through fastinit while the block runs.
+
+    Every ``torch.nn.init`` function (as the attribute of ``torch.nn.init`` and
+    wherever a ``torch`` module imported it by name, as
+    ``torch.nn.MultiheadAttention`` does) is replaced by the function of this
+    module. The n-th random initialization in the block uses the stream of
+    ``derive_seed(seed, "fastinit.torch.fast_init", str(n))``, so the same code
+    under the same seed builds the same model on any machine and thread count.
+    A call that passes ``seed=`` keeps it.
+
+    Example::
+
+        >>> with fastinit.torch.fast_init(seed=0):
+        ...     model = torch.nn.Sequential(torch.nn.Linear(768, 3072), torch.nn.GELU(),
+        ...                                 torch.nn.Linear(3072, 768))
+    """
+    seed = _check_seed(seed)
+    counter = itertools.count()
+    return _routed(lambda: derive_seed(seed, "fastinit.torch.fast_init", str(next(counter))))
+
+
+def reset_parameters(module, seed=0):
+    """Re-initialize a built model through fastinit, one stream per parameter name.
+
+    Calls ``reset_parameters()`` of every submodule that has one (the
+    initialization torch's own modules run in their constructors), with the
+    k-th random call of the submodule named ``name`` (as in
+    ``module.named_modules()``) using ``derive_seed(seed,
+    "fastinit.torch.reset_parameters", name, str(k))``. The values of a
+    parameter depend on the seed and on its submodule's name, not on the order
+    in which the model was built.
+
+    Example::
+
+        >>> model = build_model()                              # any init
+        >>> fastinit.torch.reset_parameters(model, seed=0)     # named streams
+    """
+    seed = _check_seed(seed)
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    for name, sub in module.named_modules():
+        reset = getattr(sub, "reset_parameters", None)
+        if not callable(reset):
+            continue
+        counter = itertools.count()
+        with _routed(lambda: derive_seed(seed, "fastinit.torch.reset_parameters", name, str(next(counter)))):
+            reset()
+    return module

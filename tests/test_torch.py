@@ -221,3 +221,25 @@ def test_fast_init_restores_torch():
             assert torch.nn.init.kaiming_uniform_ is not before[0]
             raise RuntimeError("boom")
     assert (torch.nn.init.kaiming_uniform_, activation.xavier_uniform_) == before
+
+
+def test_reset_parameters_keys_streams_by_name():
+    def build(order):
+        torch.manual_seed(0)
+        parts = {"emb": lambda: nn.Embedding(300, 16), "fc": lambda: nn.Linear(16, 32),
+                 "ln": lambda: nn.LayerNorm(32), "conv": lambda: nn.Conv1d(4, 8, 3)}
+        return nn.ModuleDict({key: parts[key]() for key in order})
+
+    a = ft.reset_parameters(build(["emb", "fc", "ln", "conv"]), seed=3)
+    b = ft.reset_parameters(build(["conv", "ln", "fc", "emb"]), seed=3)   # another construction order
+    c = ft.reset_parameters(build(["emb", "fc", "ln", "conv"]), seed=4)
+    for name, p in a.named_parameters():
+        assert torch.equal(p, dict(b.named_parameters())[name]), name
+    assert not torch.equal(a["fc"].weight, c["fc"].weight)
+    expected = ft.normal_(torch.empty(300, 16), seed=fastinit.derive_seed(3, "fastinit.torch.reset_parameters", "emb", "0"))
+    assert torch.equal(a["emb"].weight.detach(), expected)
+    bound = 1 / math.sqrt(16)
+    assert ss.kstest(values(a["fc"].weight), ss.uniform(-bound, 2 * bound).cdf).pvalue > 1e-3
+    assert torch.all(a["ln"].weight == 1)
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        ft.reset_parameters(torch.empty(3))
