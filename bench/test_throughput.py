@@ -1,53 +1,42 @@
-"""pytest-benchmark suite: fastinit against NumPy and ndarray.fill.
+"""pytest-benchmark suite: every method of fastinit.bench.catalogue (fastinit,
+NumPy and its multithreaded recipe, PyTorch, JAX where installed, and
+ndarray.fill), per distribution, dtype, size and thread count.
 
     pytest bench/test_throughput.py --benchmark-only
+    FASTINIT_BENCH_SIZES=1e4,1e6,1e8 pytest bench/test_throughput.py --benchmark-only
 
-Buffer size: FASTINIT_BENCH_SIZE elements (default 1e7). Each group holds
-fastinit, its NumPy counterpart and ndarray.fill on the same preallocated
-buffer, so the ratios come from one run. Compilation is excluded (the
-buffer is filled once before timing).
+Groups are "<distribution> <dtype> <size> x<threads>". Save a run with
+``--benchmark-autosave`` and compare a later one with
+``--benchmark-compare --benchmark-compare-fail=median:15%`` (regression
+tracking); ``python -m fastinit.bench`` measures the same methods
+interleaved, for ratios on a noisy machine, and writes the report.
 """
 
 import os
 
-import ml_dtypes
-import numpy as np
+import numba
 import pytest
 
-import fastinit
+from fastinit.bench import catalogue, runner
 
-SIZE = int(float(os.environ.get("FASTINIT_BENCH_SIZE", "1e7")))
-
-
-def _fastinit(distribution, out):
-    if distribution == "uniform":
-        return lambda: fastinit.fill_uniform(out, seed=0)
-    if distribution == "normal":
-        return lambda: fastinit.fill_normal(out, seed=0)
-    return lambda: fastinit.fill_truncated_normal(out, seed=0)
+SIZES = [int(float(s)) for s in os.environ.get("FASTINIT_BENCH_SIZES", "1e6,1e7").split(",")]
+ALL = numba.config.NUMBA_NUM_THREADS
+METHODS = catalogue.catalogue()
+CASES = [(m, dtype, size, threads)
+         for m in METHODS for dtype in catalogue.DTYPES if m.supports(dtype) for size in SIZES
+         for threads in sorted({ALL, 1})
+         if threads == ALL or m.library in runner.THREADED_LIBRARIES or m.library == "ndarray.fill"]
 
 
-def _numpy(distribution, out):
-    rng = np.random.default_rng(0)
-    if distribution == "uniform":
-        return lambda: rng.random(out=out, dtype=out.dtype.type)
-    return lambda: rng.standard_normal(out=out, dtype=out.dtype.type)
-
-
-CASES = [(method, distribution, dtype)
-         for dtype in ["float32", "float64", "float16", "bfloat16"]
-         for distribution in ["uniform", "normal", "truncated_normal"]
-         for method in ["fastinit", "numpy", "ndarray.fill"]
-         # NumPy has no truncated normal and no 16-bit generators
-         if method != "numpy" or (distribution != "truncated_normal" and dtype in ("float32", "float64"))]
-
-
-@pytest.mark.parametrize("method, distribution, dtype", CASES)
-def test_fill(benchmark, method, distribution, dtype):
-    out = np.empty(SIZE, np.dtype(ml_dtypes.bfloat16) if dtype == "bfloat16" else dtype)
-    call = {"fastinit": _fastinit, "numpy": _numpy}.get(method, lambda d, o: (lambda: o.fill(1.0)))(distribution, out)
-    call()  # compile, first-touch the pages
-    benchmark.group = f"{distribution} {dtype}"
-    benchmark.extra_info["elements"] = SIZE
-    benchmark.extra_info["bytes"] = out.nbytes
-    benchmark.pedantic(call, rounds=7, warmup_rounds=1)
+@pytest.mark.parametrize("method, dtype, size, threads", CASES,
+                         ids=[f"{m.name}-{d}-{s:.0e}-x{t}" for m, d, s, t in CASES])
+def test_fill(benchmark, method, dtype, size, threads):
+    runner.set_threads(threads)
+    call = method.make(size, dtype, threads)
+    call()  # compile, first-touch the buffers
+    benchmark.group = f"{method.distribution} {dtype} {size:.0e} x{threads}"
+    benchmark.extra_info.update(library=method.library, distribution=method.distribution, dtype=dtype,
+                                elements=size, threads=threads, allocating=method.allocating)
+    benchmark.pedantic(call, rounds=5, warmup_rounds=1, iterations=max(1, 10**6 // size))
+    runner.set_threads(ALL)
+    catalogue.close_pools()

@@ -26,26 +26,30 @@ def check_out(out):
 
 def check_real(name, value):
     """A finite real number, returned as a Python float."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if type(value) is not float and type(value) is not int:  # fast path for the common types
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     return value
 
 
+_MAX_FINITE = {np.dtype(np.float32): float(np.finfo(np.float32).max),
+               np.dtype(np.float64): float(np.finfo(np.float64).max)}
+
+
 def in_dtype(name, value, dtype):
-    """value rounded to dtype; an error if it overflows there."""
-    with np.errstate(over="ignore"):
-        rounded = dtype.type(value)
-    if not np.isfinite(rounded):
+    """value (a finite Python float) rounded to dtype; an error if it overflows there."""
+    rounded = dtype.type(value) if abs(value) <= _MAX_FINITE[dtype] else None
+    if rounded is None or abs(float(rounded)) == float("inf"):
         raise ValueError(f"{name}={value} is outside the range of {dtype}")
     return rounded
 
 
 def check_offset(offset, size):
     """An integer offset with offset + size <= 2**64 (the end of the stream)."""
-    if isinstance(offset, (bool, np.bool_)) or not isinstance(offset, numbers.Integral):
+    if type(offset) is not int and (isinstance(offset, (bool, np.bool_)) or not isinstance(offset, numbers.Integral)):
         raise TypeError(f"offset must be an integer, got {type(offset).__name__}")
     offset = operator.index(offset)
     if offset < 0:

@@ -24,7 +24,7 @@ _DERIVE_PREFIX = b"fastinit/stream/v1\x00"
 
 
 def _check_seed(seed, name="seed"):
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+    if type(seed) is not int and (isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral)):
         raise TypeError(f"{name} must be an integer in [0, 2**64), got {type(seed).__name__}")
     seed = operator.index(seed)
     if not 0 <= seed < SEED_LIMIT:

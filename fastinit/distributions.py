@@ -13,7 +13,7 @@ import numpy as np
 
 from . import _formats, _kernels
 from ._validate import check_offset, check_out, check_real, in_dtype
-from .bits import _check_seed, key_from_seed
+from .bits import _check_seed
 
 __all__ = ["fill_uniform", "fill_normal", "fill_truncated_normal", "fill_constant"]
 
@@ -44,9 +44,8 @@ def _generate(out, params, fmt, distribution_id, seed, offset):
     if out.size == 0:
         return out
     view, compute = _formats.kernel_view(out)
-    key = key_from_seed(seed)
-    words = (
-        np.uint64(key[0]), np.uint64(key[1]),
+    words = (  # the key of the seed (bits.key_from_seed) and counter words 2, 3
+        np.uint64(seed & 0xFFFFFFFF), np.uint64(seed >> 32),
         np.uint64(distribution_id), np.uint64(8 * compute.itemsize),
     )
     if out.flags.c_contiguous:
@@ -61,8 +60,10 @@ def _generate(out, params, fmt, distribution_id, seed, offset):
 
 
 def _fill_flat(flat, params, fmt, words, offset):
-    kernel = _kernels.fill_serial if flat.size < PARALLEL_THRESHOLD else _kernels.fill_parallel
-    kernel(flat, params, fmt, *words, np.uint64(offset), numba.get_num_threads())
+    if flat.size < PARALLEL_THRESHOLD:
+        _kernels.fill_serial(flat, params, fmt, *words, np.uint64(offset))
+    else:
+        _kernels.fill_parallel(flat, params, fmt, *words, np.uint64(offset), numba.get_num_threads())
 
 
 def _no_value(dtype, interval):
@@ -104,10 +105,9 @@ def fill_uniform(out, low=0.0, high=1.0, *, seed, offset=0):
     compute = _formats.kernel_view(out)[1]
     lo = in_dtype("low", low, compute)
     hi = in_dtype("high", high, compute)
-    with np.errstate(over="ignore"):
-        span = hi - lo
-    if not np.isfinite(span):
+    if float(hi) - float(lo) > _formats.max_finite(compute):  # the span in compute precision would be inf
         raise ValueError(f"high - low = {high - low} overflows {compute}")
+    span = hi - lo
     top = lo if hi == lo else np.nextafter(hi, compute.type(-np.inf))
     params = _kernels.Uniform(float(lo), float(span), float(top))
     fmt = None
