@@ -10,7 +10,7 @@ import numpy as np
 
 import fastinit
 
-SPREAD_WARNING = 0.25
+SPREAD_WARNING = 0.15
 BASELINES = {"numpy": "vs NumPy", "numpy-threads": "vs NumPy multithreaded", "torch": "vs PyTorch", "jax": "vs JAX"}
 
 
@@ -163,13 +163,14 @@ def markdown(results):
     noisy = [r for r in records if r["spread"] > SPREAD_WARNING and len(r["times"]) > 1]
     lines += ["## Measurement quality", ""]
     if noisy:
-        lines += [f"**Warning**: {len(noisy)} of {len(records)} measurements had a spread (slowest minus fastest "
-                  f"round, over the median) above {SPREAD_WARNING:.0%}; the machine was busy. Re-run on an idle "
-                  "machine before quoting them:", ""]
+        lines += [f"**Warning**: {len(noisy)} of {len(records)} measurements had a spread (interquartile range "
+                  f"of the rounds over their median) above {SPREAD_WARNING:.0%}; the machine was busy while they "
+                  "ran. Re-run on an idle machine before quoting them:", ""]
         lines += [f"- {r['method']}, {r['dtype']}, {r['size']:.0e}, {r['threads']} threads: "
                   f"{100 * r['spread']:.0f}%" for r in noisy[:20]]
     else:
-        lines.append(f"Every measurement's spread was within {SPREAD_WARNING:.0%}.")
+        lines.append(f"Every measurement's spread (interquartile range of the rounds over their median) was "
+                     f"within {SPREAD_WARNING:.0%}.")
     lines += ["", "Notes: torch's `kaiming_normal_` is untruncated, JAX's `he_normal` truncated (the same "
               "variance); NumPy's multithreaded recipe gives values that depend on its thread count, "
               "fastinit's do not. Plots: `throughput-<dtype>.png`, `speedup.png`, `scaling.png`.", ""]

@@ -42,8 +42,12 @@ class Record:
 
     @property
     def spread(self):
-        """(slowest - fastest) / median over the rounds."""
-        return (max(self.times) - min(self.times)) / self.median
+        """Interquartile range of the rounds over their median: robust to one
+        stalled round, wide when the machine was busy throughout."""
+        if len(self.times) < 2:
+            return 0.0
+        q1, _, q3 = statistics.quantiles(self.times, n=4, method="inclusive")
+        return (q3 - q1) / self.median
 
     @property
     def samples_per_second(self):
@@ -66,6 +70,20 @@ def set_threads(threads):
         sys.modules["torch"].set_num_threads(threads)
 
 
+def _estimate(call, budget=1e-3, most=1024):
+    """Seconds per call, from back-to-back calls (doubling until budget is spent):
+    one lone call can be several times slower (sleeping threads, cold caches)."""
+    count = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(count):
+            call()
+        elapsed = time.perf_counter() - start
+        if elapsed >= budget or count >= most:
+            return max(elapsed / count, 1e-7)
+        count *= 2
+
+
 def measure_group(methods, dtype, size, threads, rounds=(3, 9), seconds=1.0):
     """Records of every method that supports dtype, timed in interleaved rounds.
 
@@ -80,9 +98,7 @@ def measure_group(methods, dtype, size, threads, rounds=(3, 9), seconds=1.0):
             continue
         call = method.make(size, dtype, threads)
         call()  # compile, first-touch the buffers
-        start = time.perf_counter()
-        call()
-        estimate = max(time.perf_counter() - start, 1e-7)
+        estimate = _estimate(call)
         calls.append(call)
         estimates.append(estimate)
         batch.append(max(1, math.ceil(MIN_ROUND_SECONDS / estimate)))
