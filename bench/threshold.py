@@ -28,8 +28,10 @@ def main():
     for name, params in (("uniform", K.Uniform(0.0, 1.0, 0.99)), ("normal", K.Normal(0.0, 1.0))):
         for n in [2**k for k in range(10, 20)]:
             out = np.empty(n, np.float32)
-            serial = lambda: K.fill_serial(out, params, None, *WORDS, np.uint64(0))  # noqa: E731
-            parallel = lambda: K.fill_parallel(out, params, None, *WORDS, np.uint64(0), threads)  # noqa: E731
+            serial = lambda out=out, params=params: K.fill_serial(  # noqa: E731
+                out, params, None, *WORDS, np.uint64(0))
+            parallel = lambda out=out, params=params: K.fill_parallel(  # noqa: E731
+                out, params, None, *WORDS, np.uint64(0), threads)
             serial(), parallel()
             repeats = max(3, 2**22 // n)
             s, p = best_time(serial, repeats), best_time(parallel, repeats)

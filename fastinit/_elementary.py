@@ -16,7 +16,6 @@ Accuracy, measured against long-double references in ``tests/test_elementary.py`
   <= 2e-15 against scipy for ``1e-300 <= p <= 1/2``.
 """
 
-import numba
 import numpy as np
 from numba import types
 from numba.extending import intrinsic

@@ -32,7 +32,6 @@ import sys
 import threading
 import warnings
 
-import numpy as np
 import torch
 import torch.nn.init as _torch_init
 
@@ -323,7 +322,11 @@ def reset_parameters(module, seed=0):
         reset = getattr(sub, "reset_parameters", None)
         if not callable(reset):
             continue
-        counter = itertools.count()
-        with _routed(lambda: derive_seed(seed, "fastinit.torch.reset_parameters", name, str(next(counter)))):
+        counter = itertools.count()  # the k-th random call within this submodule
+
+        def next_seed(name=name, counter=counter):
+            return derive_seed(seed, "fastinit.torch.reset_parameters", name, str(next(counter)))
+
+        with _routed(next_seed):
             reset()
     return module

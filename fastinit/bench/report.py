@@ -8,7 +8,6 @@ import sys
 import numba
 import numpy as np
 
-import fastinit
 
 SPREAD_WARNING = 0.15
 BASELINES = {"numpy": "vs NumPy", "numpy-threads": "vs NumPy multithreaded", "torch": "vs PyTorch", "jax": "vs JAX"}
@@ -117,7 +116,7 @@ def markdown(results):
     m = results["machine"]
     records = results["records"]
     all_threads = m["numba_threads"]
-    lines = [f"# fastinit benchmark report", "",
+    lines = ["# fastinit benchmark report", "",
              f"Command: `{results['command']}`  ", f"Date: {results['date']}  ",
              f"Machine: {m['cpu']}, {m['cpus']} CPUs ({', '.join(m['flags'])}); Python {m['python']}, "
              f"{m['platform']}  ",
