@@ -7,6 +7,7 @@ bits as one filled at once. The exact mapping is docs/stream-format.md.
 """
 
 import math
+import os
 
 import numba
 import numpy as np
@@ -59,8 +60,28 @@ def _generate(out, params, fmt, distribution_id, seed, offset):
     return out
 
 
+# GNU OpenMP (Numba's default threading layer) is not fork-safe: a child forked
+# after the parent ran a parallel kernel is terminated when it starts one. A
+# forked child therefore fills on its own thread, with the same kernels' serial
+# twin: the values are the same, only slower.
+_forked = False
+
+
+def _mark_forked():
+    global _forked
+    _forked = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_mark_forked)
+
+
+def _parallel(size):
+    return size >= PARALLEL_THRESHOLD and not _forked
+
+
 def _fill_flat(flat, params, fmt, words, offset):
-    if flat.size < PARALLEL_THRESHOLD:
+    if not _parallel(flat.size):
         _kernels.fill_serial(flat, params, fmt, *words, np.uint64(offset))
     else:
         _kernels.fill_parallel(flat, params, fmt, *words, np.uint64(offset), numba.get_num_threads())
@@ -269,7 +290,7 @@ def fill_constant(out, value):
         raise ValueError(f"value={value} is outside the range of {out.dtype}")
     view = _formats.kernel_view(out)[0]
     stored = _formats.encode(value, out.dtype)
-    if out.flags.c_contiguous and out.size >= PARALLEL_THRESHOLD:
+    if out.flags.c_contiguous and _parallel(out.size):
         _kernels.constant_parallel(np.asarray(view).reshape(-1), stored)
     else:
         view[...] = stored
