@@ -42,9 +42,10 @@ def _value(text):
 def _fill_parser():
     parser = argparse.ArgumentParser(
         prog="fastinit fill", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Write an initialized tensor to a .npy file, out of core, atomically.",
+        description="Write an initialized tensor to a .npy or .safetensors file, out of core, atomically.",
         epilog=_catalogue())
-    parser.add_argument("path", help="output file, ending in .npy")
+    parser.add_argument("path", help="output file, ending in .npy or .safetensors")
+    parser.add_argument("--name", default="weight", help="the tensor's name in a .safetensors file (default weight)")
     parser.add_argument("--shape", type=int, nargs="+", required=True, help="tensor shape, e.g. 10000000 256")
     parser.add_argument("--init", default="normal", choices=io.INITIALIZERS, metavar="NAME",
                         help="initializer (default normal; the list is below)")
@@ -77,7 +78,7 @@ def fill(argv):
     try:
         result = io.save(args.path, tuple(args.shape), init=args.init, seed=args.seed, dtype=args.dtype,
                          overwrite=args.overwrite, resume=args.resume, chunk_bytes=max(1, int(args.chunk_mb * 2**20)),
-                         progress=not args.no_progress, **params)
+                         progress=not args.no_progress, name=args.name, **params)
     except (ValueError, TypeError, OSError) as error:
         print(f"fastinit fill: error: {error}", file=sys.stderr)
         return 2

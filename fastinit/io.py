@@ -1,4 +1,4 @@
-"""Out-of-core files: write an initialized tensor to ``.npy`` chunk by chunk.
+"""Out-of-core files: write an initialized tensor to ``.npy`` or ``.safetensors`` chunk by chunk.
 
 Every element depends only on (seed, index), so a tensor larger than memory is
 written in row chunks through the initializers' ``region=``, each chunk
@@ -23,9 +23,14 @@ import numpy as np
 
 from . import _formats, schemes
 from ._regions import check_shape
-from .bits import _check_seed
+from .bits import STREAM_FORMAT_VERSION, _check_seed
 
 __all__ = ["save", "INITIALIZERS"]
+
+
+def fastinit_version():
+    from . import __version__
+    return __version__
 
 #: Initializers that ``save`` (and the command line) can write: the element-wise ones.
 INITIALIZERS = (
@@ -52,6 +57,19 @@ def _call(init, shape, region, out, dtype, seed, params):
     if _takes_seed(init):
         kwargs["seed"] = seed
     return fn(shape, **kwargs)
+
+
+_SAFETENSORS_DTYPES = {"float32": "F32", "float64": "F64", "float16": "F16", "bfloat16": "BF16"}
+
+
+def _safetensors_header(shape, dtype, name, metadata):
+    """The safetensors header: 8-byte little-endian length, then JSON padded to 8 bytes."""
+    nbytes = math.prod(shape) * dtype.itemsize
+    body = json.dumps({"__metadata__": metadata,
+                       name: {"dtype": _SAFETENSORS_DTYPES[dtype.name], "shape": list(shape),
+                              "data_offsets": [0, nbytes]}}, separators=(",", ":")).encode()
+    body += b" " * (-len(body) % 8)
+    return len(body).to_bytes(8, "little") + body
 
 
 def _header(shape, dtype):
@@ -90,13 +108,15 @@ def _write_state(path, state):
 
 
 def save(path, shape, init="normal", *, seed=None, dtype="float32", overwrite=False, resume=False,
-         chunk_bytes=64 << 20, progress=False, **params):
-    """Write ``fastinit.<init>(shape, seed=seed, dtype=dtype, **params)`` to the ``.npy`` file ``path``.
+         chunk_bytes=64 << 20, progress=False, name="weight", **params):
+    """Write ``fastinit.<init>(shape, seed=seed, dtype=dtype, **params)`` to ``path``:
+    a ``.npy`` file, or a ``.safetensors`` file holding one tensor called ``name``
+    (with the initializer, seed and parameters in its ``__metadata__``).
 
     Memory stays near ``chunk_bytes`` (or one row, if larger) whatever the file size.
 
     Args:
-        path: destination ending in ``.npy``.
+        path: destination ending in ``.npy`` or ``.safetensors``.
         shape: the full tensor shape (fans are taken from it).
         init: one of :data:`INITIALIZERS`.
         seed: integer in [0, 2**64) (not needed for zeros, ones, constant, eye).
@@ -106,6 +126,7 @@ def save(path, shape, init="normal", *, seed=None, dtype="float32", overwrite=Fa
             and the result equals an uninterrupted write bit for bit.
         chunk_bytes: bytes generated and written at a time.
         progress: show a progress bar (needs tqdm).
+        name: the tensor's name in a ``.safetensors`` file.
         **params: the initializer's parameters (``std=0.02``, ``gain=...``, ``layout=...``).
 
     Returns:
@@ -118,8 +139,10 @@ def save(path, shape, init="normal", *, seed=None, dtype="float32", overwrite=Fa
         OSError: the disk is full or the folder not writable; nothing is left under ``path``.
     """
     path = os.fspath(path)
-    if not path.endswith(".npy"):
-        raise ValueError(f"path must end in .npy, got {path!r}")
+    if not path.endswith((".npy", ".safetensors")):
+        raise ValueError(f"path must end in .npy or .safetensors, got {path!r}")
+    if not isinstance(name, str) or not name or name == "__metadata__":
+        raise ValueError(f"name must be a non-empty string other than '__metadata__', got {name!r}")
     shape = check_shape(shape)
     dtype = _formats.resolve_dtype(dtype)
     if _takes_seed(init):
@@ -140,7 +163,10 @@ def save(path, shape, init="normal", *, seed=None, dtype="float32", overwrite=Fa
     rows = shape[0] if shape else 1
     row_bytes = (math.prod(shape[1:]) if shape else 1) * dtype.itemsize
     chunk_rows = max(1, chunk_bytes // max(row_bytes, 1))
-    header = _header(shape, dtype)
+    metadata = {"fastinit": fastinit_version(), "stream_format": str(STREAM_FORMAT_VERSION), "init": init,
+                "seed": str(seed), "params": json.dumps(params, sort_keys=True, default=str)}
+    header = _safetensors_header(shape, dtype, name, metadata) if path.endswith(".safetensors") \
+        else _header(shape, dtype)
     request = {"version": _STATE_VERSION, "shape": list(shape), "dtype": dtype.name, "init": init, "seed": seed,
                "params": {k: params[k] for k in sorted(params)}, "chunk_rows": chunk_rows}
     done = 0

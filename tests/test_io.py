@@ -145,3 +145,23 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
     grown_mb = float(out.stdout)
     assert grown_mb < 64, grown_mb
     assert os.path.getsize(tmp_path / "big.npy") > 256 * 2**20
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
+def test_safetensors_files_read_back_with_the_safetensors_library(tmp_path, dtype):
+    import safetensors.torch
+    import torch
+    from safetensors import safe_open
+
+    path = tmp_path / "model.safetensors"
+    fio.save(path, (301, 17), init="xavier_normal", gain=1.5, dtype=dtype, seed=9, chunk_bytes=700, name="emb")
+    tensor = safetensors.torch.load_file(path)["emb"]
+    expected = fastinit.xavier_normal((301, 17), gain=1.5, dtype=dtype, seed=9)
+    assert tuple(tensor.shape) == (301, 17) and str(tensor.dtype) == f"torch.{dtype}"
+    got = tensor.view(torch.int16).numpy() if dtype in ("float16", "bfloat16") else tensor.numpy()
+    np.testing.assert_array_equal(got.view(np.uint8), expected.view(np.uint8))
+    with safe_open(path, "np") as f:
+        meta = f.metadata()
+    assert meta["init"] == "xavier_normal" and meta["seed"] == "9" and meta["stream_format"] == "1"
+    with pytest.raises(ValueError, match="name"):
+        fio.save(tmp_path / "x.safetensors", (3,), seed=1, name="__metadata__")
