@@ -33,30 +33,16 @@ def fastinit_version():
     return __version__
 
 #: Initializers that ``save`` (and the command line) can write: the element-wise ones.
-INITIALIZERS = (
-    "zeros", "ones", "constant", "uniform", "normal", "truncated_normal", "variance_scaling",
-    "xavier_uniform", "xavier_normal", "glorot_uniform", "glorot_normal", "kaiming_uniform", "kaiming_normal",
-    "he_uniform", "he_normal", "lecun_uniform", "lecun_normal", "fan_in_uniform", "eye",
-)
+INITIALIZERS = schemes.ELEMENTWISE
 _STATE_VERSION = 1
 
 
-def _initializer(name):
-    if name not in INITIALIZERS:
-        raise ValueError(f"init must be one of {', '.join(INITIALIZERS)}; got {name!r}")
-    return getattr(schemes, name)
-
-
 def _takes_seed(name):
-    return name not in ("zeros", "ones", "constant", "eye")
+    return name not in schemes._UNSEEDED
 
 
 def _call(init, shape, region, out, dtype, seed, params):
-    fn = _initializer(init)
-    kwargs = dict(params, region=region, out=out, dtype=dtype)
-    if _takes_seed(init):
-        kwargs["seed"] = seed
-    return fn(shape, **kwargs)
+    return schemes.initialize(init, shape, region=region, out=out, dtype=dtype, seed=seed, **params)
 
 
 _SAFETENSORS_DTYPES = {"float32": "F32", "float64": "F64", "float16": "F16", "bfloat16": "BF16"}
@@ -145,17 +131,12 @@ def save(path, shape, init="normal", *, seed=None, dtype="float32", overwrite=Fa
         raise ValueError(f"name must be a non-empty string other than '__metadata__', got {name!r}")
     shape = check_shape(shape)
     dtype = _formats.resolve_dtype(dtype)
-    if _takes_seed(init):
-        if seed is None:
-            raise TypeError(f"init={init!r} needs a seed")
+    if _takes_seed(init) and seed is not None:
         seed = _check_seed(seed)
     if isinstance(chunk_bytes, bool) or not isinstance(chunk_bytes, int) or chunk_bytes < 1:
         raise ValueError(f"chunk_bytes must be a positive integer, got {chunk_bytes!r}")
     # every parameter is checked on a one-element region before any file is touched
-    if math.prod(shape):
-        _call(init, shape, tuple((0, 1) for _ in shape), None, dtype, seed, params)
-    else:
-        _call(init, shape, None, None, dtype, seed, params)
+    schemes.check_request(init, shape, dtype, seed, params)
 
     partial, state_path = path + ".partial", path + ".partial.json"
     if os.path.exists(path) and not overwrite:

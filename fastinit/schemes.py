@@ -566,3 +566,35 @@ def sparse(shape=None, *, seed, sparsity, std=0.01, dtype=None, out=None):
         chosen = np.argpartition(keys, zeros_per_column - 1, axis=0)[:zeros_per_column]
         np.put_along_axis(target, chosen, 0, axis=0)
     return target
+
+
+# ---------------------------------------------------------------------------
+# By name, on a region: what the file writer and the Dask adapter call
+# ---------------------------------------------------------------------------
+#: The element-wise initializers: any region of them can be made on its own.
+ELEMENTWISE = (
+    "zeros", "ones", "constant", "uniform", "normal", "truncated_normal", "variance_scaling",
+    "xavier_uniform", "xavier_normal", "glorot_uniform", "glorot_normal", "kaiming_uniform", "kaiming_normal",
+    "he_uniform", "he_normal", "lecun_uniform", "lecun_normal", "fan_in_uniform", "eye",
+)
+_UNSEEDED = ("zeros", "ones", "constant", "eye")
+
+
+def initialize(name, shape, *, region=None, out=None, dtype=None, seed=None, **params):
+    """``fastinit.<name>(shape, region=region, out=out, dtype=dtype, seed=seed, **params)``
+    for an element-wise initializer given by name (seed ignored by the unseeded ones)."""
+    if name not in ELEMENTWISE:
+        raise ValueError(f"init must be one of {', '.join(ELEMENTWISE)}; got {name!r}")
+    kwargs = dict(params, region=region, out=out, dtype=dtype)
+    if name not in _UNSEEDED:
+        if seed is None:
+            raise TypeError(f"init={name!r} needs a seed")
+        kwargs["seed"] = seed
+    return globals()[name](shape, **kwargs)
+
+
+def check_request(name, shape, dtype, seed, params):
+    """Validate an initializer request on one element, before any work or file."""
+    shape = check_shape(shape)
+    initialize(name, shape, region=tuple((0, 1) for _ in shape) if math.prod(shape) else None,
+               dtype=dtype, seed=seed, **params)
