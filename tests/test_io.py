@@ -110,6 +110,9 @@ def test_disk_full_and_unwritable_folder(tmp_path, monkeypatch):
     monkeypatch.undo()
     with pytest.raises(OSError, match="can't write"):
         fio.save(tmp_path / "missing" / "w.npy", (10,), seed=1)
+    with pytest.raises(OSError, match="can't write"):  # a read-only file system, even for root
+        fio.save("/proc/fastinit-test.npy", (10,), seed=1)
+    assert not os.path.exists("/proc/fastinit-test.npy")
 
 
 def test_command_line(tmp_path):
