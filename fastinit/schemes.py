@@ -455,7 +455,7 @@ def lecun_normal(shape=None, *, seed, dtype=None, out=None, layout="torch", fan_
 
 def fan_in_uniform(shape=None, *, seed, dtype=None, out=None, layout="torch", fan_in=None, fan_out=None,
                    region=None):
-    r"""The seed notes' "random uniform" :math:`\mathcal{U}(\pm 1/\sqrt{\text{fan\_in}})`: PyTorch's default for
+    r"""The classic "random uniform" :math:`\mathcal{U}(\pm 1/\sqrt{\text{fan\_in}})`: PyTorch's default for
     ``nn.Linear`` and ``nn.ConvNd`` weights (``kaiming_uniform_(a=sqrt(5))``) and, with ``fan_in=`` the
     weight's fan, for their biases (``variance_scaling(1/3, "fan_in", "uniform")``).
 
