@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import scipy.stats as ss
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fastinit
 
@@ -343,3 +345,20 @@ def test_zero_size_tensors_are_a_no_op():
 
 def test_zero_gain_gives_zeros():
     assert np.all(fastinit.xavier_normal((8, 8), gain=0.0, seed=0) == 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_any_region_equals_the_block_of_the_whole(data):
+    ndim = data.draw(st.integers(1, 3))
+    shape = tuple(data.draw(st.lists(st.integers(1, 40), min_size=ndim, max_size=ndim)))
+    region = []
+    for size in shape:
+        start = data.draw(st.integers(0, size))
+        region.append((start, data.draw(st.integers(start, size))))
+    name = data.draw(st.sampled_from(["normal", "uniform", "truncated_normal"]))
+    dtype = data.draw(st.sampled_from(["float32", "float64", "bfloat16"]))
+    make = getattr(fastinit, name)
+    whole = make(shape, seed=6, dtype=dtype)
+    part = make(shape, seed=6, dtype=dtype, region=tuple(region))
+    np.testing.assert_array_equal(part.view(np.uint8), whole[tuple(slice(a, b) for a, b in region)].view(np.uint8))
