@@ -119,11 +119,16 @@ def largest_below(x, dtype):
     return v if math.isfinite(v) else None
 
 
+def compute_dtype(dtype):
+    """The dtype the stream is computed in: itself for float32/float64, float32 for 16-bit."""
+    return dtype if dtype in NATIVE else np.dtype(np.float32)
+
+
 def kernel_view(out):
     """(array the kernels write, compute dtype): 16-bit outputs as uint16 in float32."""
     if out.dtype in NATIVE:
         return out, out.dtype
-    return out.view(np.uint16), np.dtype(np.float32)
+    return out.view(np.uint16), compute_dtype(out.dtype)
 
 
 def kernel_format(dtype, low, high):

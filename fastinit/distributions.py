@@ -6,6 +6,7 @@ buffer filled in pieces, on any number of threads or machines, holds the same
 bits as one filled at once. The exact mapping is docs/stream-format.md.
 """
 
+import functools
 import math
 import os
 
@@ -119,11 +120,19 @@ def fill_uniform(out, low=0.0, high=1.0, *, seed, offset=0):
     check_out(out)
     low = check_real("low", low)
     high = check_real("high", high)
-    if low > high:
-        raise ValueError(f"low must be <= high, got low={low}, high={high}")
     seed = _check_seed(seed)
     offset = check_offset(offset, out.size)
-    compute = _formats.kernel_view(out)[1]
+    params, fmt = _uniform_plan(low + 0.0, high + 0.0, out.dtype)  # + 0.0: -0.0 -> 0.0 (one cache key)
+    return _generate(out, params, fmt, UNIFORM_ID, seed, offset)
+
+
+@functools.lru_cache(maxsize=1024)
+def _uniform_plan(low, high, dtype):
+    """(kernel parameters, 16-bit format) of a uniform fill; cached, since models
+    repeat the same bounds many times."""
+    if low > high:
+        raise ValueError(f"low must be <= high, got low={low}, high={high}")
+    compute = _formats.compute_dtype(dtype)
     lo = in_dtype("low", low, compute)
     hi = in_dtype("high", high, compute)
     if float(hi) - float(lo) > _formats.max_finite(compute):  # the span in compute precision would be inf
@@ -132,16 +141,16 @@ def fill_uniform(out, low=0.0, high=1.0, *, seed, offset=0):
     top = lo if hi == lo else np.nextafter(hi, compute.type(-np.inf))
     params = _kernels.Uniform(float(lo), float(span), float(top))
     fmt = None
-    if out.dtype != compute:  # 16-bit: keep values in [low, high) after rounding
+    if dtype != compute:  # 16-bit: keep values in [low, high) after rounding
         if low == high:
-            first = last = _formats.smallest_at_least(low, out.dtype)
+            first = last = _formats.smallest_at_least(low, dtype)
         else:
-            first = _formats.smallest_at_least(low, out.dtype)
-            last = _formats.largest_below(high, out.dtype)
+            first = _formats.smallest_at_least(low, dtype)
+            last = _formats.largest_below(high, dtype)
         if first is None or last is None or first > last:
-            raise _no_value(out.dtype, f"[low, high) = [{low}, {high})")
-        fmt = _formats.kernel_format(out.dtype, first, last)
-    return _generate(out, params, fmt, UNIFORM_ID, seed, offset)
+            raise _no_value(dtype, f"[low, high) = [{low}, {high})")
+        fmt = _formats.kernel_format(dtype, first, last)
+    return params, fmt
 
 
 def fill_normal(out, mean=0.0, std=1.0, *, seed, offset=0):
@@ -170,21 +179,28 @@ def fill_normal(out, mean=0.0, std=1.0, *, seed, offset=0):
     check_out(out)
     mean = check_real("mean", mean)
     std = check_real("std", std)
-    if std < 0:
-        raise ValueError(f"std must be >= 0, got {std}")
     seed = _check_seed(seed)
     offset = check_offset(offset, out.size)
-    compute = _formats.kernel_view(out)[1]
+    params, fmt = _normal_plan(mean + 0.0, std + 0.0, out.dtype)
+    return _generate(out, params, fmt, NORMAL_ID, seed, offset)
+
+
+@functools.lru_cache(maxsize=1024)
+def _normal_plan(mean, std, dtype):
+    """(kernel parameters, 16-bit format) of a normal fill; cached."""
+    if std < 0:
+        raise ValueError(f"std must be >= 0, got {std}")
+    compute = _formats.compute_dtype(dtype)
     params = _kernels.Normal(float(in_dtype("mean", mean, compute)), float(in_dtype("std", std, compute)))
     fmt = None
-    if out.dtype != compute:
-        limit = _formats.max_finite(out.dtype)
+    if dtype != compute:
+        limit = _formats.max_finite(dtype)
         if abs(mean) + MAX_ABS_Z32 * std > limit:
             raise ValueError(
-                f"mean={mean}, std={std} reach beyond the {out.dtype} range "
+                f"mean={mean}, std={std} reach beyond the {dtype} range "
                 f"(|mean| + {MAX_ABS_Z32} * std > {limit})")
-        fmt = _formats.kernel_format(out.dtype, -limit, limit)
-    return _generate(out, params, fmt, NORMAL_ID, seed, offset)
+        fmt = _formats.kernel_format(dtype, -limit, limit)
+    return params, fmt
 
 
 def _phi(x):
@@ -258,16 +274,22 @@ def fill_truncated_normal(out, mean=0.0, std=1.0, a=-2.0, b=2.0, *, seed, offset
         raise ValueError(f"a must be < b, got a={a}, b={b}")
     seed = _check_seed(seed)
     offset = check_offset(offset, out.size)
-    compute = _formats.kernel_view(out)[1]
-    fmt = None
-    if out.dtype != compute:
-        first = _formats.smallest_at_least(a, out.dtype)
-        last = _formats.largest_at_most(b, out.dtype)
-        if first is None or last is None or first > last:
-            raise _no_value(out.dtype, f"[a, b] = [{a}, {b}]")
-        fmt = _formats.kernel_format(out.dtype, first, last)
-    params = _truncated_params(mean, std, a, b, compute)
+    params, fmt = _truncated_plan(mean + 0.0, std + 0.0, a + 0.0, b + 0.0, out.dtype)
     return _generate(out, params, fmt, TRUNCATED_NORMAL_ID, seed, offset)
+
+
+@functools.lru_cache(maxsize=1024)
+def _truncated_plan(mean, std, a, b, dtype):
+    """(kernel parameters, 16-bit format) of a truncated-normal fill; cached."""
+    compute = _formats.compute_dtype(dtype)
+    fmt = None
+    if dtype != compute:
+        first = _formats.smallest_at_least(a, dtype)
+        last = _formats.largest_at_most(b, dtype)
+        if first is None or last is None or first > last:
+            raise _no_value(dtype, f"[a, b] = [{a}, {b}]")
+        fmt = _formats.kernel_format(dtype, first, last)
+    return _truncated_params(mean, std, a, b, compute), fmt
 
 
 def fill_constant(out, value):

@@ -96,3 +96,15 @@ def test_accepted_edge_parameters():
     t = fastinit.fill_truncated_normal(np.empty(1000), 0.0, 1.0, -50.0, 0.0, seed=np.uint64(1))
     assert np.all((t >= -50) & (t <= 0))
     assert np.all(fastinit.fill_constant(sentinel(np.float64, (3, 4)), np.float32(0.5)) == 0.5)
+
+
+def test_cached_parameters_do_not_depend_on_call_history():
+    # the parameter plans are cached; -0.0 and 0.0 must not leak a sign from one call to another
+    first = fastinit.fill_truncated_normal(np.empty(5000), 0.5, 1.0, -0.0, 2.0, seed=3).copy()
+    second = fastinit.fill_truncated_normal(np.empty(5000), 0.5, 1.0, 0.0, 2.0, seed=3)
+    assert np.array_equal(first.view(np.uint64), second.view(np.uint64))
+    assert not np.any(np.signbit(second))
+    with pytest.raises(ValueError, match="low must be <= high"):
+        fastinit.fill_uniform(np.empty(4), 2.0, 1.0, seed=0)
+    with pytest.raises(ValueError, match="low must be <= high"):  # errors are not cached away
+        fastinit.fill_uniform(np.empty(4), 2.0, 1.0, seed=0)
