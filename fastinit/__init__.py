@@ -13,6 +13,7 @@ Example::
 
 from .bits import SEED_LIMIT, STREAM_FORMAT_VERSION, derive_seed, key_from_seed, philox4x32
 from .distributions import fill_constant, fill_normal, fill_truncated_normal, fill_uniform
+from .io import save
 from .schemes import (
     TRUNCATED_NORMAL_STD, Axes, calculate_gain, compute_fans, constant, dirac, eye, fan_in_uniform,
     glorot_normal, glorot_uniform, he_normal, he_uniform, identity, kaiming_normal, kaiming_uniform,
@@ -59,4 +60,5 @@ __all__ = [
     "identity",
     "dirac",
     "sparse",
+    "save",
 ]

@@ -41,7 +41,8 @@ def test_file_equals_the_in_memory_tensor(tmp_path, init, params, shape, dtype, 
 
 def test_refuses_to_overwrite(tmp_path):
     path = tmp_path / "w.npy"
-    fio.save(path, (10,), seed=1)
+    assert fastinit.save is fio.save
+    fastinit.save(path, (10,), seed=1)
     before = path.read_bytes()
     with pytest.raises(FileExistsError, match="overwrite"):
         fio.save(path, (10,), seed=2)
