@@ -10,7 +10,7 @@ import operator
 
 import numpy as np
 
-from ._formats import is_supported
+from ._formats import is_supported, max_finite
 from .bits import SEED_LIMIT
 
 def check_out(out):
@@ -35,13 +35,9 @@ def check_real(name, value):
     return value
 
 
-_MAX_FINITE = {np.dtype(np.float32): float(np.finfo(np.float32).max),
-               np.dtype(np.float64): float(np.finfo(np.float64).max)}
-
-
 def in_dtype(name, value, dtype):
     """value (a finite Python float) rounded to dtype; an error if it overflows there."""
-    rounded = dtype.type(value) if abs(value) <= _MAX_FINITE[dtype] else None
+    rounded = dtype.type(value) if abs(value) <= max_finite(dtype) else None
     if rounded is None or abs(float(rounded)) == float("inf"):
         raise ValueError(f"{name}={value} is outside the range of {dtype}")
     return rounded

@@ -32,6 +32,11 @@ def _check_seed(seed, name="seed"):
     return seed
 
 
+def _key_words(seed):
+    """(k0, k1) of a checked seed, as Python ints: seed mod 2**32, seed div 2**32."""
+    return seed & 0xFFFFFFFF, seed >> 32
+
+
 def key_from_seed(seed):
     """The Philox key of a seed: ``(seed mod 2**32, seed // 2**32)`` as uint32 (2,).
 
@@ -40,8 +45,7 @@ def key_from_seed(seed):
         >>> fastinit.key_from_seed(2**32 + 5)
         array([5, 1], dtype=uint32)
     """
-    seed = _check_seed(seed)
-    return np.array([seed & 0xFFFFFFFF, seed >> 32], dtype=np.uint32)
+    return np.array(_key_words(_check_seed(seed)), dtype=np.uint32)
 
 
 def derive_seed(seed, *names):

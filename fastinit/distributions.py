@@ -15,7 +15,7 @@ import numpy as np
 
 from . import _formats, _kernels
 from ._validate import check_offset, check_out, check_real, in_dtype
-from .bits import _check_seed
+from .bits import _check_seed, _key_words
 
 __all__ = ["fill_uniform", "fill_normal", "fill_truncated_normal", "fill_constant"]
 
@@ -46,10 +46,8 @@ def _generate(out, params, fmt, distribution_id, seed, offset):
     if out.size == 0:
         return out
     view, compute = _formats.kernel_view(out)
-    words = (  # the key of the seed (bits.key_from_seed) and counter words 2, 3
-        np.uint64(seed & 0xFFFFFFFF), np.uint64(seed >> 32),
-        np.uint64(distribution_id), np.uint64(8 * compute.itemsize),
-    )
+    k0, k1 = _key_words(seed)
+    words = (np.uint64(k0), np.uint64(k1), np.uint64(distribution_id), np.uint64(8 * compute.itemsize))
     if out.flags.c_contiguous:
         _fill_flat(np.asarray(view).reshape(-1), params, fmt, words, offset)
         return out
@@ -103,8 +101,8 @@ def fill_uniform(out, low=0.0, high=1.0, *, seed, offset=0):
     value below it. If ``low == high`` after rounding, every value is ``low``.
 
     Args:
-        out: writable C-contiguous or strided float32/float64 ndarray (any
-            shape, ``np.memmap`` included).
+        out: writable float32, float64, float16 or bfloat16 ndarray of any shape
+            (C-contiguous or strided, ``np.memmap`` included).
         low, high: finite bounds, ``low <= high``.
         seed: integer in [0, 2**64).
         offset: flat index of ``out``'s first element in the stream.
@@ -162,7 +160,7 @@ def fill_normal(out, mean=0.0, std=1.0, *, seed, offset=0):
     docs/stream-format.md), then ``mean + std * z`` in that dtype.
 
     Args:
-        out: writable float32/float64 ndarray of any shape.
+        out: writable float32, float64, float16 or bfloat16 ndarray of any shape.
         mean: finite mean.
         std: finite standard deviation, ``std >= 0``.
         seed: integer in [0, 2**64).
@@ -248,7 +246,7 @@ def fill_truncated_normal(out, mean=0.0, std=1.0, a=-2.0, b=2.0, *, seed, offset
     many distinct values. Every value ``v`` satisfies ``a <= v <= b`` exactly.
 
     Args:
-        out: writable float32/float64 ndarray of any shape.
+        out: writable float32, float64, float16 or bfloat16 ndarray of any shape.
         mean: finite mean of the untruncated normal.
         std: finite standard deviation of the untruncated normal, ``std > 0``.
         a, b: finite bounds, ``a < b``.
@@ -296,7 +294,7 @@ def fill_constant(out, value):
     """Fill ``out`` in place with ``value`` (rounded to ``out.dtype``).
 
     Args:
-        out: writable float32/float64 ndarray of any shape.
+        out: writable float32, float64, float16 or bfloat16 ndarray of any shape.
         value: finite real number, representable in ``out.dtype``.
 
     Returns:

@@ -66,7 +66,7 @@ def _initializer(make_host_array, default=None):
         data = _key_data(key)
 
         def host(key_words):
-            seed = derive_seed(0, "fastinit.jax", np.asarray(key_words, dtype=np.uint32).tobytes().hex())
+            seed = seed_from_key(key_words)
             return make_host_array(seed, shape, np.dtype(dtype))
 
         if isinstance(data, jax.core.Tracer):
