@@ -96,3 +96,20 @@ def test_plan_covers_sizes_dtypes_threads_and_tiny():
     tags = {g[0] for g in groups}
     assert tags == {"throughput", "scaling", "tiny"}
     assert {g[2] for g in groups if g[0] == "throughput"} == set(cli.QUICK["sizes"])
+
+
+def test_a_whole_run_measures_every_group_with_a_progress_bar(capsys):
+    settings = dict(cli.QUICK, sizes=(2048,), scaling_size=2048, rounds=(1, 1), seconds=0.0, startup=0)
+    records, startup = cli.run(settings, progress=True)
+    err = capsys.readouterr().err
+    assert "100%" in err and "group" in err  # tqdm's bar, on stderr
+    assert {r["tag"] for r in records} == {"throughput", "scaling", "tiny"}
+    assert {r["library"] for r in records} >= {"fastinit", "numpy", "ndarray.fill"}
+    assert startup == []
+
+
+def test_startup_is_measured_cold_then_warm():
+    rows = runner.measure_startup(repeats=1)
+    assert [r["cache"] for r in rows] == ["cold", "warm"]
+    assert all(r["total"] == pytest.approx(r["import_numpy"] + r["import_fastinit"] + r["first_fill"]) for r in rows)
+    assert rows[0]["first_fill"] > rows[1]["first_fill"]  # the cold run compiles, the warm one loads

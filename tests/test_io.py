@@ -169,3 +169,9 @@ def test_safetensors_files_read_back_with_the_safetensors_library(tmp_path, dtyp
     assert meta["init"] == "xavier_normal" and meta["seed"] == "9" and meta["stream_format"] == "1"
     with pytest.raises(ValueError, match="name"):
         fio.save(tmp_path / "x.safetensors", (3,), seed=1, name="__metadata__")
+
+
+def test_progress_bar(tmp_path, capsys):
+    fio.save(tmp_path / "w.npy", (4000, 64), seed=1, chunk_bytes=100_000, progress=True)
+    err = capsys.readouterr().err
+    assert "w.npy" in err and "100%" in err
