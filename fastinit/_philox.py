@@ -24,9 +24,9 @@ _SHIFT32 = np.uint64(32)
 
 @inline
 def _round(c0, c1, c2, c3, k0, k1):
-    p0 = PHILOX_M0 * c0
-    p1 = PHILOX_M1 * c2
-    return (p1 >> _SHIFT32) ^ c1 ^ k0, p1 & _MASK32, (p0 >> _SHIFT32) ^ c3 ^ k1, p0 & _MASK32
+    p0 = PHILOX_M0 * (c0 & _MASK32)
+    p1 = PHILOX_M1 * (c2 & _MASK32)
+    return (p1 >> _SHIFT32) ^ c1 ^ k0, p1, (p0 >> _SHIFT32) ^ c3 ^ k1, p0
 
 
 @inline
@@ -59,7 +59,8 @@ def philox4x32_10(c0, c1, c2, c3, k0, k1):
     k0, k1 = _bump(k0, k1)
     c0, c1, c2, c3 = _round(c0, c1, c2, c3, k0, k1)
     k0, k1 = _bump(k0, k1)
-    return _round(c0, c1, c2, c3, k0, k1)
+    c0, c1, c2, c3 = _round(c0, c1, c2, c3, k0, k1)
+    return c0 & _MASK32, c1 & _MASK32, c2 & _MASK32, c3 & _MASK32
 
 
 @kernel
