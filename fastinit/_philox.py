@@ -2,10 +2,12 @@
 
 This is the bits layer: nothing here knows about floats or distributions.
 
-The 32-bit words travel in ``uint64`` values whose upper half is zero. That
-form vectorizes best: one 32x32->64 product per 64-bit lane is a single
-``vpmuludq``, with no packing of high and low halves back into 32-bit lanes
-(measured 2.2x faster than the same rounds written on ``uint32`` values).
+The 32-bit words travel in ``uint64`` values. That form vectorizes best: one
+32x32->64 product per 64-bit lane is a single ``vpmuludq``, with no packing
+of high and low halves back into 32-bit lanes (measured 2.2x faster than the
+same rounds written on ``uint32`` values). Between rounds the upper halves
+may hold garbage: each product masks its multiplicand to 32 bits, which
+``vpmuludq`` does for free, and the outputs are masked once at the end.
 """
 
 import numpy as np
