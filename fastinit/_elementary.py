@@ -109,12 +109,6 @@ _TWO_PI_2M24_F32 = _F32(2.0 * np.pi / 2.0**24)
 _SIN_F32 = tuple(_F32((-1.0) ** k / float(np.prod(np.arange(1, 2 * k + 2)))) for k in range(1, 5))
 _COS_F32 = tuple(_F32((-1.0) ** k / float(np.prod(np.arange(1, 2 * k + 1)))) for k in range(1, 6))
 
-_TWO_PI_2M53_F64 = _F64(2.0 * np.pi / 2.0**53)
-# sin up to x**15 (remainder 5e-17 relative), cos up to x**16.
-_SIN_F64 = tuple(_F64((-1.0) ** k / float(np.prod(np.arange(1, 2 * k + 2, dtype=np.float64)))) for k in range(1, 8))
-_COS_F64 = tuple(_F64((-1.0) ** k / float(np.prod(np.arange(1, 2 * k + 1, dtype=np.float64)))) for k in range(1, 9))
-
-
 @inline
 def _quadrant_select(s, c, q):
     """(sin, cos) of x + q*pi/2 from (sin x, cos x)."""
@@ -138,20 +132,6 @@ def sincos_turns_f32(k):
     s = x + x * z * (s1 + z * (s3 + z * (s5 + z * s7)))
     c = _F32(1.0) + z * (c1 + z * (c2 + z * (c3 + z * (c4 + z * c5))))
     return _quadrant_select(s, c, np.int32(q))
-
-
-@inline
-def sincos_turns_f64(k):
-    """sin and cos of 2*pi*k/2**53 for an integer 0 <= k < 2**53 (uint64)."""
-    q = (k + np.uint64(1 << 50)) >> np.uint64(51)
-    r = np.int64(k) - np.int64(q << np.uint64(51))
-    x = _F64(r) * _TWO_PI_2M53_F64
-    z = x * x
-    s1, s2, s3, s4, s5, s6, s7 = _SIN_F64
-    c1, c2, c3, c4, c5, c6, c7, c8 = _COS_F64
-    s = x + x * z * (s1 + z * (s2 + z * (s3 + z * (s4 + z * (s5 + z * (s6 + z * s7))))))
-    c = _F64(1.0) + z * (c1 + z * (c2 + z * (c3 + z * (c4 + z * (c5 + z * (c6 + z * (c7 + z * c8)))))))
-    return _quadrant_select(s, c, np.int64(q))
 
 
 # --------------------------------------------------------------------------

@@ -5,10 +5,13 @@ specialized at compile time on two things only:
 
 * the output dtype, which fixes how many elements one Philox counter yields
   (``_per_counter``: 4 for 32-bit outputs, 2 for 64-bit outputs);
-* the type of the parameter tuple: ``Uniform`` and ``Normal`` pick a transform
-  from four 32-bit words to those elements (``_values``); ``TruncatedNormal``
-  picks a block in passes (``_truncated_block``) that spends the inverse CDF's
-  logarithm only on the elements in its tails.
+* the type of the parameter tuple: ``Uniform`` (and ``Normal`` for 32-bit
+  outputs) pick a transform from four 32-bit words to those elements
+  (``_values``); ``TruncatedNormal`` picks a block in passes
+  (``_truncated_block``) that spends the inverse CDF's logarithm only on the
+  elements in its tails; ``Normal`` for float64 outputs picks the ziggurat
+  block (``_ziggurat_block``), whose few elements off the fast path wait in a
+  list and are resolved in batches (``_ziggurat_flush``).
 
 Layout (docs/stream-format.md): the global stream is cut into blocks of
 ``E * LANES`` elements. Block ``b`` uses counters ``b*LANES + t`` for
@@ -22,15 +25,21 @@ from collections import namedtuple
 import numba
 import numpy as np
 from numba import types
+from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import overload
 
-from ._jit import INLINE_OPTIONS, inline, kernel, parallel_kernel, prefer_wide_vectors
-
 from ._elementary import (
-    as241_is_central, f32_to_bf16_bits, f32_to_f16_bits, log_f32, log_f64, ndtri_central_f64, ndtri_lower_f64,
-    sincos_turns_f32, sincos_turns_f64,
+    as241_is_central,
+    f32_to_bf16_bits,
+    f32_to_f16_bits,
+    log_f32,
+    ndtri_central_f64,
+    ndtri_lower_f64,
+    sincos_turns_f32,
 )
+from ._jit import INLINE_OPTIONS, inline, kernel, parallel_kernel, prefer_wide_vectors
 from ._philox import philox4x32_10
+from ._ziggurat import NORMAL_ID, attempt, draw_pair, fast_path, resolve
 
 LANES = 128  # counters per block (part of the stream format)
 
@@ -116,16 +125,6 @@ def box_muller_f32(w0, w1):
 
 
 @inline
-def box_muller_f64(w0, w1, w2, w3):
-    """Two standard normals from four words: u1 = (k1 + 1) * 2**-53 in (0, 1],
-    angle = k2 / 2**53 turns, k1 and k2 the top 53 bits of each word pair."""
-    u1 = _F64(word_pair_u53(w0, w1) + _U64(1)) * _F64(2.0**-53)
-    r = np.sqrt(_F64(-2.0) * log_f64(u1))
-    s, c = sincos_turns_f64(word_pair_u53(w2, w3))
-    return r * c, r * s
-
-
-@inline
 def truncated_probability(p, u):
     """The lower-tail probability an element's u maps to, signed: +P when it is
     taken on the lower side of the (mirrored) interval, -Q on the upper side.
@@ -183,11 +182,7 @@ def _values_overload(params, out, w0, w1, w2, w3):
                 z2, z3 = box_muller_f32(w2, w3)
                 return m + s * z0, m + s * z1, m + s * z2, m + s * z3
             return normal32
-
-        def normal64(params, out, w0, w1, w2, w3):
-            z0, z1 = box_muller_f64(w0, w1, w2, w3)
-            return params.mean + params.std * z0, params.mean + params.std * z1
-        return normal64
+        return None  # float64 normals come from the ziggurat block (_ziggurat_block)
     if name is OpenUnits:
         if is32:
             return lambda params, out, w0, w1, w2, w3: (
@@ -267,16 +262,101 @@ def _truncated_block(dst, start, cbase, params, k0, k1, c2, c3, scratch):
         dst[base + i] = truncated_value(params, dst, probability[i], tail_quantile[k])
 
 
+#: Elements of a ziggurat block that left the fast path wait in a list of at
+#: most this many (about 1.1 per block join it) and are resolved together.
+PENDING = 32 + 256
+#: The list is resolved once it holds this many: often enough that the
+#: elements' places in dst are still in cache.
+FLUSH_AT = 32
+_BLOCK64 = 2 * LANES  # float64 elements per block
+
+
+@inline
+def _ziggurat_block(dst, start, cbase, params, k0, k1, c2, c3, scratch):
+    """The float64 normal block: the fast path of every element in one vector
+    loop, then the few elements that left it appended to the pending list
+    (resolved by _ziggurat_flush)."""
+    prefer_wide_vectors()
+    base = _U64(start)
+    mean = _F64(params.mean)
+    std = _F64(params.std)
+    flags, flag_words, count, index, place = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4]
+    for t in range(_U64(LANES)):
+        c = cbase + t
+        w0, w1, w2, w3 = philox4x32_10(c & _MASK32, c >> _U64(32), _U64(NORMAL_ID), _U64(64), k0, k1)
+        z0, slow0 = fast_path(draw_pair(w0, w1))
+        z1, slow1 = fast_path(draw_pair(w2, w3))
+        dst[base + t] = mean + std * z0
+        dst[base + _U64(LANES) + t] = mean + std * z1
+        flags[t] = slow0
+        flags[_U64(LANES) + t] = slow1
+    # Eight flag bytes per word: almost every word is zero, and each set
+    # bit of a nonzero word is the lowest bit of a flagged element's byte.
+    m = count[0]
+    for q in range(_U64(_BLOCK64 // 8)):
+        word = flag_words[q]
+        while word:
+            r = q * _U64(8) + (_U64(trailing_zeros(word)) >> _U64(3))
+            word &= word - _U64(1)
+            index[m] = cbase * _U64(2) + r  # the element's global index
+            place[m] = base + r  # its position in dst
+            m += _U64(1)
+    count[0] = m
+    if m >= _U64(FLUSH_AT):
+        _ziggurat_flush(dst, params, k0, k1, c2, c3, scratch)
+
+
+@inline
+def _ziggurat_flush(dst, params, k0, k1, c2, c3, scratch):
+    """Resolve the pending elements of dst: the first attempt of all of them
+    in one vector loop, the rare ones it leaves unresolved one by one."""
+    prefer_wide_vectors()
+    count, index, place, draws, values, done = (
+        scratch[2], scratch[3], scratch[4], scratch[5], scratch[6], scratch[7])
+    m = count[0]
+    for q in range(m):
+        i = index[q]
+        c = ((i >> _U64(8)) << _U64(7)) | (i & _U64(LANES - 1))  # the element's counter
+        w0, w1, w2, w3 = philox4x32_10(c & _MASK32, c >> _U64(32), _U64(NORMAL_ID), _U64(64), k0, k1)
+        d = draw_pair(w2, w3) if (i >> _U64(7)) & _U64(1) else draw_pair(w0, w1)
+        ok, z, d = attempt(i, d, _U64(1), k0, k1)
+        values[q] = z
+        draws[q] = d
+        done[q] = ok
+    mean = _F64(params.mean)
+    std = _F64(params.std)
+    for q in range(m):
+        z = values[q]
+        if not done[q]:
+            z = resolve(index[q], draws[q], _U64(2), k0, k1)
+        dst[place[q]] = mean + std * z
+    count[0] = 0
+
+
 def _block(dst, start, cbase, params, k0, k1, c2, c3, scratch):
     """Stub: fill dst[start : start + E*LANES] with one block of the stream."""
 
 
 @overload(_block, jit_options=INLINE_OPTIONS)
 def _block_overload(dst, start, cbase, params, k0, k1, c2, c3, scratch):
-    if getattr(params, "instance_class", None) is TruncatedNormal:
+    kind = getattr(params, "instance_class", None)
+    if kind is TruncatedNormal:
         return _truncated_block.py_func
+    if kind is Normal and dst.dtype == types.float64:
+        return _ziggurat_block.py_func
     return lambda dst, start, cbase, params, k0, k1, c2, c3, scratch: _counter_loop(
         dst, start, cbase, params, k0, k1, c2, c3, dst)
+
+
+def _flush(dst, params, k0, k1, c2, c3, scratch):
+    """Stub: finish the elements of dst whose values wait in scratch."""
+
+
+@overload(_flush, jit_options=INLINE_OPTIONS)
+def _flush_overload(dst, params, k0, k1, c2, c3, scratch):
+    if getattr(params, "instance_class", None) is Normal and dst.dtype == types.float64:
+        return _ziggurat_flush.py_func
+    return lambda dst, params, k0, k1, c2, c3, scratch: None
 
 
 def _scratch(params, out):
@@ -285,11 +365,19 @@ def _scratch(params, out):
 
 @overload(_scratch, jit_options=INLINE_OPTIONS)
 def _scratch_overload(params, out):
-    if getattr(params, "instance_class", None) is TruncatedNormal:
+    kind = getattr(params, "instance_class", None)
+    if kind is TruncatedNormal:
         def truncated_scratch(params, out):
             n = _per_counter(out) * LANES
             return np.empty(n, np.float64), np.empty(n, np.uint64), np.empty(n, np.float64)
         return truncated_scratch
+    if kind is Normal and out.dtype == types.float64:
+        def ziggurat_scratch(params, out):
+            flag_words = np.empty(_BLOCK64 // 8, np.uint64)
+            return (flag_words.view(np.bool_), flag_words, np.zeros(1, np.uint64),
+                    np.empty(PENDING, np.uint64), np.empty(PENDING, np.uint64),
+                    np.empty(PENDING, np.uint64), np.empty(PENDING, np.float64), np.empty(PENDING, np.bool_))
+        return ziggurat_scratch
     return lambda params, out: None
 
 
@@ -356,12 +444,15 @@ def _fill_blocks(out, params, fmt, k0, k1, c2, c3, first, head, k_start, k_stop)
         if _is_native(fmt) and rel >= 0 and rel + per_block <= n:
             _block(out, rel, cbase, params, k0, k1, c2, c3, scratch)
         else:  # a 16-bit output, or a block cut by the ends of the call
+            _flush(out, params, k0, k1, c2, c3, scratch)  # what waits belongs to out
             _block(staging, 0, cbase, params, k0, k1, c2, c3, scratch)
+            _flush(staging, params, k0, k1, c2, c3, scratch)
             lo = _U64(max(rel, 0))
             hi = _U64(min(rel + per_block, n))
             shift = _U64(lo - rel)  # staging index of out[lo]
             for i in range(hi - lo):
                 out[lo + i] = _encode(fmt, staging[shift + i])
+    _flush(out, params, k0, k1, c2, c3, scratch)
 
 
 #: Parallel calls split their blocks into this many chunks per thread (each

@@ -15,11 +15,13 @@ __all__ = ["STREAM_FORMAT_VERSION", "SEED_LIMIT", "philox4x32", "key_from_seed",
 
 #: Version of the stream format (docs/stream-format.md). Any change to how
 #: seeds, counters or words become values bumps it.
-STREAM_FORMAT_VERSION = 1
+STREAM_FORMAT_VERSION = 2
 
 #: Seeds are integers 0 <= seed < SEED_LIMIT.
 SEED_LIMIT = 2**64
 
+# The derivation's own label, fixed since format 1: named streams did not
+# change with format 2 (which changed the float64 normal alone).
 _DERIVE_PREFIX = b"fastinit/stream/v1\x00"
 
 

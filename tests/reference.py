@@ -4,6 +4,8 @@ Nothing here imports fastinit: the tests compare the compiled kernels with
 this file, which follows the spec line by line in plain array arithmetic.
 """
 
+import functools
+
 import numpy as np
 
 MASK32 = np.uint64(0xFFFFFFFF)
@@ -113,3 +115,106 @@ def truncated_uniforms(indices, seed, dtype):
     lo_w, hi_w = w[rows, 2 * slot], w[rows, 2 * slot + 1]
     k = ((hi_w << np.uint64(32)) | lo_w) >> np.uint64(12)
     return k.astype(np.float64) * 2.0**-52 + 2.0**-53
+
+
+# --------------------------------------------------------------------------
+# float64 normal: the ziggurat of section 5 of the spec.
+# --------------------------------------------------------------------------
+ZIGGURAT_LAYERS = 1024
+#: The start of the tail, R, to 50 digits: where the closure of ziggurat_tables() is 0.
+ZIGGURAT_R = "4.0388498461095045227144234053359312047009919558946"
+
+
+def ziggurat_tables(r=None, digits=50):
+    """(R, V, X, F, closure) of the spec's ziggurat as mpmath numbers, from R:
+    V = R f(R) + (area of the tail beyond R), X[0] = V / f(R), X[1] = R,
+    X[j+1] = f^-1(f(X[j]) + V / X[j]), X[LAYERS] = 0, F[j] = f(X[j]), F[N] = 1.
+    closure = f(X[N-1]) + V / X[N-1] - 1 is 0 at the true R (the top layer
+    ends at the peak)."""
+    import mpmath as mp
+
+    with mp.workdps(digits):
+        r = mp.mpf(ZIGGURAT_R if r is None else r)
+
+        def f(x):
+            return mp.exp(-x * x / 2)
+
+        v = r * f(r) + mp.sqrt(mp.pi / 2) * mp.erfc(r / mp.sqrt(2))
+        x = [v / f(r), r]
+        for j in range(1, ZIGGURAT_LAYERS - 1):
+            x.append(mp.sqrt(-2 * mp.log(f(x[j]) + v / x[j])))
+        closure = f(x[-1]) + v / x[-1] - 1  # the top layer must end at the peak: 0
+        x.append(mp.mpf(0))
+        fx = [f(xj) for xj in x[:-1]] + [mp.mpf(1)]
+        return r, v, x, fx, closure
+
+
+@functools.cache
+def ziggurat_float_tables():
+    r, _, x, fx, _ = ziggurat_tables()
+    X = np.array([float(t) for t in x])
+    F = np.array([float(t) for t in fx])
+    from fractions import Fraction
+    K = np.array([int(Fraction(2**53) * Fraction(X[j + 1]) / Fraction(X[j]))
+                  for j in range(ZIGGURAT_LAYERS)], dtype=np.uint64)
+    W = X[:ZIGGURAT_LAYERS] * 2.0**-53
+    return float(r), X, F, K, W
+
+
+def _open52(lo, hi):
+    return (((hi << np.uint64(32)) | lo) >> np.uint64(12)).astype(np.float64) * 2.0**-52 + 2.0**-53
+
+
+def _slow_path(i, d, seed):
+    """(signed deviate, attempts) of element i whose draw d left the fast path."""
+    r, _, F, K, W = ziggurat_float_tables()
+    attempt = 0
+    while True:
+        attempt += 1
+        counter = np.array([[i & 0xFFFFFFFF, i >> 32, (2 + 256 * attempt) & 0xFFFFFFFF, 64]], dtype=np.uint64)
+        a = philox4x32_10(counter, key(seed)).astype(np.uint64)[0]
+        j, k = d % ZIGGURAT_LAYERS, d >> 11
+        z = None
+        if j == 0:
+            xt = -np.log(_open52(a[0], a[1])) / r
+            y = -np.log(_open52(a[2], a[3]))
+            if y + y > xt * xt:
+                z = r + xt
+        else:
+            x = np.float64(k) * W[j]
+            u = np.float64((int(a[1]) << 32 | int(a[0])) >> 11) * 2.0**-53
+            y = F[j] + u * (F[j + 1] - F[j])
+            if x * x < -2.0 * np.log(y):
+                z = x
+            else:
+                d = int(a[3]) << 32 | int(a[2])
+                j, k = d % ZIGGURAT_LAYERS, d >> 11
+                if k < int(K[j]):
+                    z = np.float64(k) * W[j]
+        if z is not None:
+            return (-z if (d >> 10) & 1 else z), attempt
+
+
+def ziggurat_slow_path(indices, draws, seed):
+    """The deviates of elements whose draws left the fast path."""
+    return np.array([_slow_path(int(i), int(d), seed)[0] for i, d in zip(indices, draws)])
+
+
+def normal64_standard(indices, seed):
+    """Standard normal deviates of the float64 stream, per the spec's ziggurat,
+    with float64 np.log where the spec has its polynomial log (at most a few
+    ulp apart: tail values may differ by that much, nothing else).
+    Also returns the number of slow-path attempts of each element (0: the
+    fast path)."""
+    _, _, _, K, W = ziggurat_float_tables()
+    indices = np.asarray(indices, dtype=np.uint64)
+    w, slot = element_words(indices, seed, 64, "normal")
+    rows = np.arange(len(slot))
+    d = (w[rows, 2 * slot + 1] << np.uint64(32)) | w[rows, 2 * slot]
+    j, k = d % np.uint64(ZIGGURAT_LAYERS), d >> np.uint64(11)
+    z = k.astype(np.float64) * W[j]
+    z = np.where((d >> np.uint64(10)) & np.uint64(1), -z, z)
+    attempts = np.zeros(len(d), dtype=np.int64)
+    for n in np.flatnonzero(k >= K[j]):
+        z[n], attempts[n] = _slow_path(int(indices[n]), int(d[n]), seed)
+    return z, attempts
