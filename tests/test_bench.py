@@ -113,3 +113,15 @@ def test_startup_is_measured_cold_then_warm():
     assert [r["cache"] for r in rows] == ["cold", "warm"]
     assert all(r["total"] == pytest.approx(r["import_numpy"] + r["import_fastinit"] + r["first_fill"]) for r in rows)
     assert rows[0]["first_fill"] > rows[1]["first_fill"]  # the cold run compiles, the warm one loads
+
+
+def test_dtype_option_measures_the_chosen_dtypes_at_every_size():
+    settings = cli.with_dtypes(cli.FULL, ["float16", "bfloat16", "float16"])
+    groups = [g for g in cli.plan(settings) if g[0] == "throughput"]
+    assert {g[1] for g in groups} == {"float16", "bfloat16"}
+    assert {g[2] for g in groups if g[1] == "bfloat16"} == set(cli.FULL["sizes"])  # 1e8 included
+    assert 10**8 not in {g[2] for g in cli.plan(cli.FULL) if g[0] == "throughput" and g[1] == "bfloat16"}
+    float16 = [m for g in groups if g[1] == "float16" for m in g[4] if m.supports("float16")]
+    assert {m.library for m in float16} >= {"fastinit", "ndarray.fill"}
+    with pytest.raises(SystemExit):
+        cli.main(["--dtype", "int8"])

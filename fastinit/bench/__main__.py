@@ -2,6 +2,7 @@
 
     python -m fastinit.bench                     # full run, ~10 minutes on 2 cores
     python -m fastinit.bench --quick             # about a minute
+    python -m fastinit.bench --dtype bfloat16 --dtype float16   # these dtypes only, up to 1e8
     python -m fastinit.bench --output DIR        # where report.md, *.png, results.json go
     python -m fastinit.bench --compare OLD.json  # flag ratios that fell by more than --margin
     python -m fastinit.bench --report-only DIR/results.json   # rebuild the report from saved results
@@ -27,6 +28,12 @@ QUICK = {"sizes": (10**4, 10**6, 10**7), "dtypes": ("float32",), "rounds": (3, 5
 LARGEST_SIZE_DTYPES = ("float32", "float64")  # 1e8 bfloat16 adds minutes and little information
 
 
+def with_dtypes(settings, dtypes):
+    """settings for the chosen dtypes only, each at every size (1e8 included)."""
+    chosen = tuple(dict.fromkeys(dtypes))
+    return {**settings, "dtypes": chosen, "largest_size_dtypes": chosen}
+
+
 def plan(settings):
     """The measurement groups: (tag, dtype, size, thread count, methods)."""
     methods = catalogue.catalogue()
@@ -38,7 +45,7 @@ def plan(settings):
         if dtype == "bfloat16" and not bfloat16:
             continue
         for size in settings["sizes"]:
-            if size >= 10**8 and dtype not in LARGEST_SIZE_DTYPES:
+            if size >= 10**8 and dtype not in settings.get("largest_size_dtypes", LARGEST_SIZE_DTYPES):
                 continue
             groups.append(("throughput", dtype, size, threads_all, methods))
             if threads_all > 1:
@@ -97,6 +104,9 @@ def main(argv=None):
     parser.add_argument("--report-only", metavar="RESULTS_JSON", help="rebuild the report from saved results")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots (no matplotlib needed)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--dtype", action="append", choices=catalogue.DTYPES,
+                        help="measure this dtype only (repeatable), at every size; default: "
+                             "float32, float64, bfloat16 (float32 with --quick)")
     args = parser.parse_args(argv)
     if not 0 < args.margin < 1:
         parser.error("--margin must be between 0 and 1")
@@ -105,6 +115,8 @@ def main(argv=None):
         results = report.load(args.report_only)
     else:
         settings = QUICK if args.quick else FULL
+        if args.dtype:
+            settings = with_dtypes(settings, args.dtype)
         records, startup = run(settings, progress=not args.no_progress)
         results = {"command": "python -m fastinit.bench " + shlex.join(sys.argv[1:] if argv is None else argv),
                    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

@@ -26,7 +26,7 @@ import fastinit
 from fastinit import _formats
 
 DISTRIBUTIONS = ("uniform", "normal", "truncated_normal", "xavier_uniform", "kaiming_normal")
-DTYPES = ("float32", "float64", "bfloat16")
+DTYPES = ("float32", "float64", "bfloat16", "float16")
 
 
 @dataclass(frozen=True)

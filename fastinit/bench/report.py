@@ -11,11 +11,14 @@ import numpy as np
 
 SPREAD_WARNING = 0.15
 BASELINES = {"numpy": "vs NumPy", "numpy-threads": "vs NumPy multithreaded", "torch": "vs PyTorch", "jax": "vs JAX"}
+#: The dtypes a report shows, in this order (those with records).
+REPORT_DTYPES = ("float32", "float64", "bfloat16", "float16")
 
 
 # ---------------------------------------------------------------------------
 # Machine
 # ---------------------------------------------------------------------------
+
 def machine():
     info = {"cpu": platform.processor() or platform.machine(), "flags": [], "cpus": os.cpu_count(),
             "python": sys.version.split()[0], "platform": platform.platform(),
@@ -126,7 +129,7 @@ def markdown(results):
              "in rotating order), compilation excluded. `ndarray.fill` is NumPy's single-threaded fill of the "
              "same buffer: the reference bandwidth. NumPy uses one thread; its multithreaded recipe and "
              "PyTorch use the thread count of the table; JAX uses its own thread pool.", ""]
-    dtypes = [d for d in ("float32", "float64", "bfloat16") if any(r["dtype"] == d for r in records)]
+    dtypes = [d for d in REPORT_DTYPES if any(r["dtype"] == d for r in records)]
     largest = max(r["size"] for r in records if r["size"] > 64)
     lines += [f"## Headline: {largest:.0e} elements, {all_threads} threads", ""]
     for dtype in dtypes:
@@ -192,7 +195,7 @@ def plots(results, directory):
     records = [r for r in results["records"] if r.get("tag") == "throughput"]
     threads = results["machine"]["numba_threads"]
     written = []
-    for dtype in ("float32", "float64", "bfloat16"):
+    for dtype in REPORT_DTYPES:
         mine = [r for r in records if r["dtype"] == dtype and r["threads"] == threads]
         if not mine:
             continue
