@@ -39,7 +39,7 @@ from ._elementary import (
 )
 from ._jit import INLINE_OPTIONS, inline, kernel, parallel_kernel, prefer_wide_vectors
 from ._philox import philox4x32_10
-from ._ziggurat import NORMAL_ID, attempt, draw_pair, fast_path, resolve
+from ._ziggurat import NORMAL_ID, attempt, draw, fast_path, resolve
 
 LANES = 128  # counters per block (part of the stream format)
 
@@ -284,8 +284,8 @@ def _ziggurat_block(dst, start, cbase, params, k0, k1, c2, c3, scratch):
     for t in range(_U64(LANES)):
         c = cbase + t
         w0, w1, w2, w3 = philox4x32_10(c & _MASK32, c >> _U64(32), _U64(NORMAL_ID), _U64(64), k0, k1)
-        z0, slow0 = fast_path(draw_pair(w0, w1))
-        z1, slow1 = fast_path(draw_pair(w2, w3))
+        z0, slow0 = fast_path(draw(w0, w1))
+        z1, slow1 = fast_path(draw(w2, w3))
         dst[base + t] = mean + std * z0
         dst[base + _U64(LANES) + t] = mean + std * z1
         flags[t] = slow0
@@ -318,7 +318,7 @@ def _ziggurat_flush(dst, params, k0, k1, c2, c3, scratch):
         i = index[q]
         c = ((i >> _U64(8)) << _U64(7)) | (i & _U64(LANES - 1))  # the element's counter
         w0, w1, w2, w3 = philox4x32_10(c & _MASK32, c >> _U64(32), _U64(NORMAL_ID), _U64(64), k0, k1)
-        d = draw_pair(w2, w3) if (i >> _U64(7)) & _U64(1) else draw_pair(w0, w1)
+        d = draw(w2, w3) if (i >> _U64(7)) & _U64(1) else draw(w0, w1)
         ok, z, d = attempt(i, d, _U64(1), k0, k1)
         values[q] = z
         draws[q] = d

@@ -161,8 +161,9 @@ def ziggurat_float_tables():
     return float(r), X, F, K, W
 
 
-def _open52(lo, hi):
-    return (((hi << np.uint64(32)) | lo) >> np.uint64(12)).astype(np.float64) * 2.0**-52 + 2.0**-53
+def _open52_of(e):
+    """(2k + 1) * 2**-53 from the top 52 bits k of the 64-bit integer e."""
+    return np.float64(e >> 12) * 2.0**-52 + 2.0**-53
 
 
 def _slow_path(i, d, seed):
@@ -173,21 +174,23 @@ def _slow_path(i, d, seed):
         attempt += 1
         counter = np.array([[i & 0xFFFFFFFF, i >> 32, (2 + 256 * attempt) & 0xFFFFFFFF, 64]], dtype=np.uint64)
         a = philox4x32_10(counter, key(seed)).astype(np.uint64)[0]
+        e1 = int(a[0]) << 32 | int(a[1])  # the first word is the high half
+        e2 = int(a[2]) << 32 | int(a[3])
         j, k = d % ZIGGURAT_LAYERS, d >> 11
         z = None
         if j == 0:
-            xt = -np.log(_open52(a[0], a[1])) / r
-            y = -np.log(_open52(a[2], a[3]))
+            xt = -np.log(_open52_of(e1)) / r
+            y = -np.log(_open52_of(e2))
             if y + y > xt * xt:
                 z = r + xt
         else:
             x = np.float64(k) * W[j]
-            u = np.float64((int(a[1]) << 32 | int(a[0])) >> 11) * 2.0**-53
+            u = np.float64(e1 >> 11) * 2.0**-53
             y = F[j] + u * (F[j + 1] - F[j])
             if x * x < -2.0 * np.log(y):
                 z = x
             else:
-                d = int(a[3]) << 32 | int(a[2])
+                d = e2
                 j, k = d % ZIGGURAT_LAYERS, d >> 11
                 if k < int(K[j]):
                     z = np.float64(k) * W[j]
@@ -210,7 +213,7 @@ def normal64_standard(indices, seed):
     indices = np.asarray(indices, dtype=np.uint64)
     w, slot = element_words(indices, seed, 64, "normal")
     rows = np.arange(len(slot))
-    d = (w[rows, 2 * slot + 1] << np.uint64(32)) | w[rows, 2 * slot]
+    d = (w[rows, 2 * slot] << np.uint64(32)) | w[rows, 2 * slot + 1]  # word 2j is the high half
     j, k = d % np.uint64(ZIGGURAT_LAYERS), d >> np.uint64(11)
     z = k.astype(np.float64) * W[j]
     z = np.where((d >> np.uint64(10)) & np.uint64(1), -z, z)
