@@ -10,14 +10,62 @@
 * ``prefer_wide_vectors()`` (below) lifts LLVM's preference for 256-bit
   vectors on Intel cores in the functions that hold the hot loops.
 * Entry points are cached on disk (``cache=True``) so a new process loads the
-  compiled kernels instead of compiling them again.
+  compiled kernels instead of compiling them again. Numba invalidates a
+  cached kernel when the file that defines it changes, not when a module it
+  inlines does; ``drop_stale_kernel_cache()`` closes that gap for the cache
+  next to the package.
 """
 
 import functools
+import glob
+import hashlib
+import os
 
 import numba
 from numba import types
 from numba.extending import intrinsic
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+_STAMP = "fastinit-sources.sha256"
+
+
+def drop_stale_kernel_cache(package=_PACKAGE):
+    """Delete the package's cached kernels if any of its source files changed
+    since they were cached.
+
+    A kernel in ``_kernels.py`` inlines ``_philox.py``, ``_ziggurat.py`` and
+    ``_elementary.py``, but Numba checks only ``_kernels.py`` itself: an edit
+    to an inlined module (a checkout that moves to another commit, an
+    editable install) would otherwise leave stale machine code, with other
+    bits than the source defines. The digest of every source file of the
+    package is kept next to the cache; when it changes, the cache goes.
+    Returns the number of files deleted. Caches elsewhere (``NUMBA_CACHE_DIR``)
+    are not touched."""
+    cache = os.path.join(package, "__pycache__")
+    digest = hashlib.sha256()
+    for path in sorted(glob.glob(os.path.join(package, "*.py"))):
+        with open(path, "rb") as source:
+            digest.update(os.path.basename(path).encode() + b"\0" + source.read())
+    stamp = os.path.join(cache, _STAMP)
+    try:
+        with open(stamp) as f:
+            if f.read().strip() == digest.hexdigest():
+                return 0
+    except OSError:
+        pass
+    stale = glob.glob(os.path.join(cache, "*.nbi")) + glob.glob(os.path.join(cache, "*.nbc"))
+    try:
+        for path in stale:
+            os.remove(path)
+        os.makedirs(cache, exist_ok=True)
+        with open(stamp, "w") as f:
+            f.write(digest.hexdigest() + "\n")
+    except OSError:  # a read-only installation: its cache, if any, is its own
+        return 0
+    return len(stale)
+
+
+drop_stale_kernel_cache()
 
 inline = functools.partial(numba.njit, forceinline=True, error_model="numpy")
 kernel = functools.partial(numba.njit, cache=True, error_model="numpy")
