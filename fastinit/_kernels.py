@@ -262,25 +262,35 @@ def _truncated_block(dst, start, cbase, params, k0, k1, c2, c3, scratch):
         dst[base + i] = truncated_value(params, dst, probability[i], tail_quantile[k])
 
 
-#: Elements of a ziggurat block that left the fast path wait in a list of at
-#: most this many (about 1.1 per block join it) and are resolved together.
-PENDING = 32 + 256
-#: The list is resolved once it holds this many: often enough that the
-#: elements' places in dst are still in cache.
-FLUSH_AT = 32
 _BLOCK64 = 2 * LANES  # float64 elements per block
+#: Elements of ziggurat blocks that left the fast path (about 1.1 per block)
+#: wait in a list, which is resolved once it holds this many: enough for
+#: vector loops, soon enough that their places in dst are still in cache.
+FLUSH_AT = 32
+#: The list's capacity: a flush leaves it empty, one block adds at most 256.
+PENDING = FLUSH_AT + _BLOCK64
+
+# A thread's working memory for ziggurat blocks: the fast path's flags (as
+# bytes and as 64-bit words, one buffer), the pending count, and per pending
+# element its global index, its place in dst, its draw, value and whether
+# the first batched attempt resolved it.
+ZigguratScratch = namedtuple(
+    "ZigguratScratch", ["flags", "flag_words", "count", "index", "place", "draws", "values", "done"])
 
 
 @inline
 def _ziggurat_block(dst, start, cbase, params, k0, k1, c2, c3, scratch):
     """The float64 normal block: the fast path of every element in one vector
     loop, then the few elements that left it appended to the pending list
-    (resolved by _ziggurat_flush)."""
+    (resolved by _ziggurat_flush). The counter words 2 and 3 are the normal
+    float64 stream's own (NORMAL_ID, 64), as constants: c2 and c3 hold the
+    same values, and constants spare the loop two broadcasts."""
     prefer_wide_vectors()
     base = _U64(start)
     mean = _F64(params.mean)
     std = _F64(params.std)
-    flags, flag_words, count, index, place = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4]
+    flags, flag_words, count = scratch.flags, scratch.flag_words, scratch.count
+    index, place = scratch.index, scratch.place
     for t in range(_U64(LANES)):
         c = cbase + t
         w0, w1, w2, w3 = philox4x32_10(c & _MASK32, c >> _U64(32), _U64(NORMAL_ID), _U64(64), k0, k1)
@@ -311,8 +321,8 @@ def _ziggurat_flush(dst, params, k0, k1, c2, c3, scratch):
     """Resolve the pending elements of dst: the first attempt of all of them
     in one vector loop, the rare ones it leaves unresolved one by one."""
     prefer_wide_vectors()
-    count, index, place, draws, values, done = (
-        scratch[2], scratch[3], scratch[4], scratch[5], scratch[6], scratch[7])
+    count, index, place = scratch.count, scratch.index, scratch.place
+    draws, values, done = scratch.draws, scratch.values, scratch.done
     m = count[0]
     for q in range(m):
         i = index[q]
@@ -374,9 +384,10 @@ def _scratch_overload(params, out):
     if kind is Normal and out.dtype == types.float64:
         def ziggurat_scratch(params, out):
             flag_words = np.empty(_BLOCK64 // 8, np.uint64)
-            return (flag_words.view(np.bool_), flag_words, np.zeros(1, np.uint64),
-                    np.empty(PENDING, np.uint64), np.empty(PENDING, np.uint64),
-                    np.empty(PENDING, np.uint64), np.empty(PENDING, np.float64), np.empty(PENDING, np.bool_))
+            return ZigguratScratch(flag_words.view(np.bool_), flag_words, np.zeros(1, np.uint64),
+                                   np.empty(PENDING, np.uint64), np.empty(PENDING, np.uint64),
+                                   np.empty(PENDING, np.uint64), np.empty(PENDING, np.float64),
+                                   np.empty(PENDING, np.bool_))
         return ziggurat_scratch
     return lambda params, out: None
 
