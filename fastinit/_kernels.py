@@ -39,7 +39,8 @@ from ._elementary import (
 )
 from ._jit import INLINE_OPTIONS, inline, kernel, parallel_kernel, prefer_wide_vectors
 from ._philox import philox4x32_10
-from ._ziggurat import NORMAL_ID, attempt, draw, fast_path, resolve
+from ._ziggurat import attempt, draw, fast_path, resolve
+from .bits import NORMAL_ID
 
 LANES = 128  # counters per block (part of the stream format)
 

@@ -1,8 +1,8 @@
 """The float64 normal of the stream format: a 1024-layer ziggurat.
 
 Box-Muller spends a logarithm, a square root and a sine or cosine on every
-float64 deviate; the ziggurat (Marsaglia and Tsang 2000) spends one table
-lookup and one product on 99.57% of them. The other 0.43% (the wedges of the
+float64 deviate; the ziggurat (Marsaglia and Tsang 2000) spends two table
+lookups, a product and a comparison on 99.57% of them. The other 0.43% (the wedges of the
 layers and the tail beyond R) are resolved with fresh counters of their own
 (docs/stream-format.md, section 5), so every element still depends only on
 (seed, index).
@@ -30,11 +30,11 @@ import numpy as np
 from ._elementary import log_f64
 from ._jit import inline
 from ._philox import philox4x32_10
+from .bits import (
+    NORMAL_ID,  # attempt a of an element's slow path: counter word 2 = NORMAL_ID + 256 * a
+)
 
 LAYERS = 1024
-#: Distribution id of the normal stream; attempt a of an element's slow path
-#: uses counter word 2 = NORMAL_ID + 256 * a.
-NORMAL_ID = 2
 
 R_HEX = "0x1.027c84109fad5p+2"
 X_HEX = """

@@ -20,6 +20,11 @@ STREAM_FORMAT_VERSION = 2
 #: Seeds are integers 0 <= seed < SEED_LIMIT.
 SEED_LIMIT = 2**64
 
+# Counter word 2 of every stream: which distribution (docs/stream-format.md).
+UNIFORM_ID = 1
+NORMAL_ID = 2
+TRUNCATED_NORMAL_ID = 3
+
 # The derivation's own label, fixed since format 1: named streams did not
 # change with format 2 (which changed the float64 normal alone).
 _DERIVE_PREFIX = b"fastinit/stream/v1\x00"

@@ -15,14 +15,9 @@ import numpy as np
 
 from . import _formats, _kernels
 from ._validate import check_offset, check_out, check_real, in_dtype
-from .bits import _check_seed, _key_words
+from .bits import NORMAL_ID, TRUNCATED_NORMAL_ID, UNIFORM_ID, _check_seed, _key_words
 
 __all__ = ["fill_uniform", "fill_normal", "fill_truncated_normal", "fill_constant"]
-
-# Counter word 2 of every stream: which distribution (docs/stream-format.md).
-UNIFORM_ID = 1
-NORMAL_ID = 2
-TRUNCATED_NORMAL_ID = 3
 
 #: Buffers smaller than this are filled on the calling thread: starting the
 #: thread pool costs more than it saves (measured by bench/threshold.py).
