@@ -214,13 +214,17 @@ def test_fast_init_is_reproducible_and_uses_fastinit():
 
 
 def test_fast_init_restores_torch():
-    import torch.nn.modules.activation as activation
-    before = (torch.nn.init.kaiming_uniform_, activation.xavier_uniform_)
+    helper = torch.nn.init._no_grad_trunc_normal_
     with pytest.raises(RuntimeError):
         with ft.fast_init(seed=0):
-            assert torch.nn.init.kaiming_uniform_ is not before[0]
+            assert torch.nn.init._no_grad_trunc_normal_ is not helper
             raise RuntimeError("boom")
-    assert (torch.nn.init.kaiming_uniform_, activation.xavier_uniform_) == before
+    assert torch.nn.init._no_grad_trunc_normal_ is helper
+    assert torch._C._is_torch_function_mode_enabled() is False
+    torch.manual_seed(5)
+    a = torch.nn.init.normal_(torch.empty(100))
+    torch.manual_seed(5)
+    assert torch.equal(a, torch.empty(100).normal_())   # torch's own stream again
 
 
 def test_reset_parameters_keys_streams_by_name():

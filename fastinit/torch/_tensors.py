@@ -1,0 +1,140 @@
+"""Which torch tensors fastinit fills, NumPy views of their memory, and where a
+tensor's elements sit inside a parameter.
+
+No interception and no model logic here: the drop-ins (``init.py``), the
+interception (``intercept.py``) and model initialization (``model.py``) all
+build on these helpers.
+"""
+
+import ctypes
+import ctypes.util
+import mmap
+
+import torch
+
+from .. import _formats
+
+#: The dtypes fastinit's kernels write.
+FILLABLE_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+#: The tensor types filled in place; any other subclass (DTensor, FakeTensor, ...) goes to torch.
+PLAIN_TYPES = (torch.Tensor, torch.nn.Parameter, torch.nn.Buffer) if hasattr(torch.nn, "Buffer") else (
+    torch.Tensor, torch.nn.Parameter)
+
+
+def fillable(tensor):
+    """True where fastinit's kernels can fill ``tensor`` in place: a plain CPU
+    tensor, strided, of a float dtype, not a lazily conjugated or negated view."""
+    return (type(tensor) in PLAIN_TYPES and tensor.device.type == "cpu" and tensor.dtype in FILLABLE_DTYPES
+            and tensor.layout == torch.strided and not tensor.is_conj() and not tensor.is_neg()
+            and not tensor.is_quantized)
+
+
+def numpy_view(tensor):
+    """A NumPy array sharing ``tensor``'s memory (``fillable(tensor)`` must hold)."""
+    data = tensor.detach()
+    if data.dtype == torch.bfloat16:
+        return data.view(torch.int16).numpy().view(_formats.bfloat16_dtype())
+    return data.numpy()
+
+
+def as_numpy(tensor):
+    """The NumPy view of a fillable tensor, or None."""
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"tensor must be a torch.Tensor, got {type(tensor).__name__}")
+    return numpy_view(tensor) if fillable(tensor) else None
+
+
+# ---------------------------------------------------------------------------
+# Fresh memory: transparent huge pages before the first touch
+# ---------------------------------------------------------------------------
+#: Tensors at least this large ask for transparent huge pages before a fill.
+HUGE_PAGE_MIN_BYTES = 4 << 20
+_HUGE = 2 << 20
+_MADV_HUGEPAGE = getattr(mmap, "MADV_HUGEPAGE", 14)
+_libc = None
+
+
+def _madvise():
+    global _libc
+    if _libc is None:
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+            _libc = libc.madvise
+        except (OSError, AttributeError):  # not Linux/glibc: nothing to advise
+            _libc = False
+    return _libc
+
+
+def advise_huge_pages(tensor):
+    """Ask the kernel to back the 2 MiB-aligned interior of a large tensor's
+    memory with transparent huge pages (``madvise(MADV_HUGEPAGE)``).
+
+    torch's CPU allocator hands out fresh anonymous memory for large tensors;
+    first-touch faults on 4 KiB pages then cost as much as the fill itself.
+    With huge pages one fault maps 2 MiB. The values are unchanged; where the
+    call is not available or fails (another OS, file-backed memory), nothing
+    happens."""
+    nbytes = tensor.numel() * tensor.element_size()
+    if nbytes < HUGE_PAGE_MIN_BYTES or not tensor.is_contiguous():
+        return
+    madvise = _madvise()
+    if not madvise:
+        return
+    start = tensor.data_ptr()
+    first = (start + _HUGE - 1) & ~(_HUGE - 1)
+    last = (start + nbytes) & ~(_HUGE - 1)
+    if last > first:
+        madvise(first, last - first, _MADV_HUGEPAGE)
+
+
+# ---------------------------------------------------------------------------
+# A tensor's place inside a parameter
+# ---------------------------------------------------------------------------
+def storage_key(tensor):
+    """The address of the storage ``tensor`` views (shared by all its views and aliases)."""
+    return tensor.untyped_storage().data_ptr()
+
+
+def _extent(tensor):
+    """(first, last) storage positions, in elements, that ``tensor`` touches."""
+    first = last = tensor.storage_offset()
+    for size, stride in zip(tensor.shape, tensor.stride()):
+        if size == 0:
+            return None
+        if stride >= 0:
+            last += (size - 1) * stride
+        else:
+            first += (size - 1) * stride
+    return first, last
+
+
+def same_geometry(a, b):
+    return (a.storage_offset() == b.storage_offset() and a.shape == b.shape and a.stride() == b.stride())
+
+
+def inside(view, base):
+    """True if every element of ``view`` is an element of ``base`` (same storage and dtype)."""
+    if view.dtype != base.dtype or any(s < 0 for s in view.stride()) or any(s < 0 for s in base.stride()):
+        return False
+    v, b = _extent(view), _extent(base)
+    return v is not None and b is not None and b[0] <= v[0] and v[1] <= b[1]
+
+
+def flat_offset(view, base):
+    """The flat (C-order) index in ``base`` of ``view``'s first element, where
+    ``view``'s elements are the consecutive run that starts there; else None."""
+    if not (base.is_contiguous() and view.is_contiguous()):
+        return None
+    return view.storage_offset() - base.storage_offset()
+
+
+def values_at(view, base, whole):
+    """The elements of ``whole`` (a tensor of ``base``'s shape, C-order) at the
+    positions that ``view`` occupies inside ``base``."""
+    if base.is_contiguous():
+        layout = whole.contiguous()
+    else:
+        layout = torch.empty_strided(base.shape, base.stride(), dtype=whole.dtype)
+        layout.copy_(whole)
+    return layout.as_strided(view.shape, view.stride(), view.storage_offset() - base.storage_offset())

@@ -1,0 +1,391 @@
+"""Interception: torch's random initialization, routed to fastinit on the calling thread.
+
+While a context is active (``fast_init``, ``initialize``), a
+``torch.overrides.TorchFunctionMode`` of the thread that entered it sees:
+
+* ``torch.nn.init.uniform_``, ``normal_``, ``kaiming_uniform_`` (they dispatch
+  through ``handle_torch_function``), wherever a reference to them is held:
+  transformers' table of torch's functions, ``functools.partial`` objects made
+  at import, names imported into other modules;
+* the Tensor methods ``uniform_`` and ``normal_`` (``xavier_*``, ``kaiming_normal_``,
+  ``orthogonal_``, ``sparse_``, transformers 4's ``weight.data.normal_(...)`` and
+  vision libraries' ``uniform_`` + ``erfinv_`` truncated normals reach these), and
+  the factories ``torch.rand``, ``torch.randn``, ``torch.rand_like``, ``torch.randn_like``;
+* ``torch.nn.init.trunc_normal_``, through its helper ``_no_grad_trunc_normal_``,
+  which torch looks up at call time: it is replaced while any context is active
+  and hands over to torch's own helper on every thread without a context.
+
+Each such fill of a plain CPU float32/float64/float16/bfloat16 tensor is done by
+fastinit's kernels with a stream chosen by the context. Everything else goes to
+torch unchanged: CUDA and meta tensors, integer and complex dtypes, sparse and
+quantized tensors, tensor subclasses, in-place fills that autograd must record,
+and the random functions fastinit has no kernel for (``bernoulli_``,
+``exponential_``, ``random_``, ``torch.randperm``, ...).
+"""
+
+import functools
+import itertools
+import math
+import threading
+import warnings
+import weakref
+
+import torch
+import torch.nn.init as _torch_init
+from torch.overrides import TorchFunctionMode
+
+from ..bits import _check_seed, derive_seed
+from ..distributions import fill_normal, fill_truncated_normal, fill_uniform
+from ..schemes import calculate_gain
+from . import _state
+from ._tensors import advise_huge_pages, fillable, flat_offset, inside, numpy_view, same_geometry, storage_key, values_at
+
+__all__ = ["fast_init"]
+
+_FILLS = {
+    "uniform": lambda view, p, seed, offset: fill_uniform(view, p[0], p[1], seed=seed, offset=offset),
+    "normal": lambda view, p, seed, offset: fill_normal(view, p[0], p[1], seed=seed, offset=offset),
+    "truncated_normal": lambda view, p, seed, offset: fill_truncated_normal(view, *p, seed=seed, offset=offset),
+}
+
+
+def write(distribution, params, tensor, seed, offset=0):
+    """Elements ``offset ..`` of the stream of (seed, distribution, params) into
+    the fillable ``tensor``, in its own C order."""
+    advise_huge_pages(tensor)
+    _FILLS[distribution](numpy_view(tensor), params, seed, offset)
+    return tensor
+
+
+def _generator_seed(generator):
+    """64 bits drawn from a torch generator (torch's global one for None)."""
+    words = torch.randint(0, 2**32, (2,), dtype=torch.int64, generator=generator)
+    return int(words[0]) | int(words[1]) << 32
+
+
+class Streams:
+    """Where the stream of a fill comes from. A subclass defines ``place``."""
+
+    def place(self, distribution, params, tensor):
+        """Fill ``tensor`` (fillable, non-empty) with its stream."""
+        raise NotImplementedError
+
+    def written(self, tensor, func):
+        """Called after torch itself wrote into ``tensor`` in place (bookkeeping hook)."""
+
+    def created(self, result, source):
+        """Called when ``result`` was made from ``source`` by ``new_empty``/``empty_like``."""
+
+
+class CountedStreams(Streams):
+    """The n-th fill of the context draws the stream of
+    ``derive_seed(seed, *prefix, str(n))``, in the filled tensor's own order."""
+
+    def __init__(self, seed, *prefix):
+        self.seed = _check_seed(seed)
+        self.prefix = prefix
+        self.counter = itertools.count()
+
+    def place(self, distribution, params, tensor):
+        write(distribution, params, tensor, derive_seed(self.seed, *self.prefix, str(next(self.counter))))
+
+
+class _Context(TorchFunctionMode):
+    """The TorchFunctionMode of one active context."""
+
+    def __init__(self, streams):
+        super().__init__()
+        self.streams = streams
+
+    def __enter__(self):
+        _hooks.install()
+        try:
+            result = super().__enter__()
+        except BaseException:
+            _hooks.release()
+            raise
+        _state.stack().append(self)
+        return result
+
+    def __exit__(self, *exc):
+        try:
+            return super().__exit__(*exc)
+        finally:
+            stack = _state.stack()
+            if self in stack:
+                stack.remove(self)
+            _hooks.release()
+
+    def fill(self, distribution, params, tensor, generator, fallback, autograd=False):
+        """Fill ``tensor`` from fastinit, or return ``fallback()`` where fastinit can't.
+
+        ``autograd``: the call is an in-place Tensor method, which autograd
+        would record: a tensor that requires grad while grad mode is on goes
+        to torch (which records it, or raises for a leaf)."""
+        if not fillable(tensor) or (autograd and tensor.requires_grad and torch.is_grad_enabled()):
+            return fallback()
+        if tensor.numel():
+            if generator is not None:
+                write(distribution, params, tensor, _generator_seed(generator))
+                self.streams.written(tensor, None)
+            else:
+                self.streams.place(distribution, params, tensor)
+        return tensor
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        handler = _HANDLERS.get(func)
+        if handler is not None:
+            return handler(self, func, args, kwargs)
+        result = func(*args, **kwargs)
+        if args and isinstance(args[0], torch.Tensor) and _writes_in_place(func):
+            self.streams.written(args[0], func)  # an in-place write by torch (fill_, zero_, copy_, mul_, ...)
+        return result
+
+
+#: In-place methods that change metadata or flags, not values.
+_NOT_WRITES = frozenset({"requires_grad_", "share_memory_", "detach_", "t_", "transpose_", "swapdims_",
+                         "swapaxes_", "squeeze_", "unsqueeze_", "as_strided_", "resize_", "resize_as_", "set_",
+                         "rename_", "names_", "retain_grad_"})
+
+
+def _writes_in_place(func):
+    if func is torch.Tensor.__setitem__:
+        return True
+    name = getattr(func, "__name__", "")
+    return name.endswith("_") and not name.startswith("_") and name not in _NOT_WRITES
+
+
+# ---------------------------------------------------------------------------
+# Handlers: each takes (context, func, args, kwargs)
+# ---------------------------------------------------------------------------
+def _tensor_normal(ctx, func, args, kwargs):
+    def parse(self, mean=0.0, std=1.0, *, generator=None):
+        return self, float(mean), float(std), generator
+
+    tensor, mean, std, generator = parse(*args, **kwargs)
+    return ctx.fill("normal", (mean, std), tensor, generator, lambda: func(*args, **kwargs), autograd=True)
+
+
+def _tensor_uniform(ctx, func, args, kwargs):
+    tensor, rest = args[0], args[1:]
+    low = float(rest[0] if len(rest) > 0 else kwargs.get("from", 0.0))
+    high = float(rest[1] if len(rest) > 1 else kwargs.get("to", 1.0))
+    return ctx.fill("uniform", (low, high), tensor, kwargs.get("generator"), lambda: func(*args, **kwargs),
+                    autograd=True)
+
+
+def _init_normal(ctx, func, args, kwargs):
+    def parse(tensor, mean=0.0, std=1.0, generator=None):
+        return tensor, float(mean), float(std), generator
+
+    tensor, mean, std, generator = parse(*args, **kwargs)
+    return ctx.fill("normal", (mean, std), tensor, generator, lambda: func(*args, **kwargs))
+
+
+def _init_uniform(ctx, func, args, kwargs):
+    def parse(tensor, a=0.0, b=1.0, generator=None):
+        return tensor, float(a), float(b), generator
+
+    tensor, a, b, generator = parse(*args, **kwargs)
+    return ctx.fill("uniform", (a, b), tensor, generator, lambda: func(*args, **kwargs))
+
+
+def _init_kaiming_uniform(ctx, func, args, kwargs):
+    def parse(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+        return tensor, a, mode, nonlinearity, generator
+
+    tensor, a, mode, nonlinearity, generator = parse(*args, **kwargs)
+    if not fillable(tensor):
+        return func(*args, **kwargs)
+    if 0 in tensor.shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=4)
+        return tensor
+    # torch.nn.init.kaiming_uniform_'s own arithmetic, so the bound is the same float
+    fan = _torch_init._calculate_correct_fan(tensor, mode)
+    gain = calculate_gain(nonlinearity, a)
+    bound = math.sqrt(3.0) * (gain / math.sqrt(fan))
+    return ctx.fill("uniform", (-bound, bound), tensor, generator, lambda: func(*args, **kwargs))
+
+
+def _factory(distribution, params, like):
+    """torch.rand/randn (like=False) or torch.rand_like/randn_like (like=True)."""
+
+    def handler(ctx, func, args, kwargs):
+        if kwargs.get("out") is not None or kwargs.get("names") is not None:
+            return func(*args, **kwargs)
+        options = dict(kwargs)
+        generator = options.pop("generator", None)
+        requires_grad = options.pop("requires_grad", False)
+        tensor = torch.empty_like(*args, **options) if like else torch.empty(*args, **options)
+        if not fillable(tensor):
+            return func(*args, **kwargs)
+        ctx.fill(distribution, params, tensor, generator, None)
+        return tensor.requires_grad_(requires_grad) if requires_grad else tensor
+
+    return handler
+
+
+def _scratch(ctx, func, args, kwargs):
+    result = func(*args, **kwargs)
+    if isinstance(result, torch.Tensor) and args and isinstance(args[0], torch.Tensor):
+        ctx.streams.created(result, args[0])
+    return result
+
+
+_HANDLERS = {
+    torch.Tensor.normal_: _tensor_normal,
+    torch.Tensor.uniform_: _tensor_uniform,
+    _torch_init.normal_: _init_normal,
+    _torch_init.uniform_: _init_uniform,
+    _torch_init.kaiming_uniform_: _init_kaiming_uniform,
+    torch.rand: _factory("uniform", (0.0, 1.0), like=False),
+    torch.randn: _factory("normal", (0.0, 1.0), like=False),
+    torch.rand_like: _factory("uniform", (0.0, 1.0), like=True),
+    torch.randn_like: _factory("normal", (0.0, 1.0), like=True),
+    torch.Tensor.new_empty: _scratch,
+    torch.empty_like: _scratch,
+}
+
+
+# ---------------------------------------------------------------------------
+# torch.nn.init's truncated normal: its helper, looked up at call time
+# ---------------------------------------------------------------------------
+class _Hooks:
+    """``torch.nn.init._no_grad_trunc_normal_`` replaced while any context is
+    active on any thread; the replacement hands over to torch's helper on a
+    thread without a context."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.users = 0
+        self.original = None
+
+    def install(self):
+        with self.lock:
+            if self.users == 0:
+                self.original = _torch_init._no_grad_trunc_normal_
+                original = self.original
+
+                @functools.wraps(original)
+                def _no_grad_trunc_normal_(tensor, mean, std, a, b, generator=None):
+                    return self.trunc_normal(tensor, mean, std, a, b, generator)
+
+                _torch_init._no_grad_trunc_normal_ = _no_grad_trunc_normal_
+            self.users += 1
+
+    def release(self):
+        with self.lock:
+            self.users -= 1
+            if self.users == 0:
+                _torch_init._no_grad_trunc_normal_ = self.original
+
+    def trunc_normal(self, tensor, mean, std, a, b, generator=None):
+        ctx = _state.active()
+        original = functools.partial(self.original, tensor, mean, std, a, b, generator=generator)
+        if ctx is None or not fillable(tensor):
+            return original()
+        with torch._C.DisableTorchFunction():  # the fill's own tensor calls are fastinit's, not the model's
+            return ctx.fill("truncated_normal", (float(mean), float(std), float(a), float(b)), tensor, generator,
+                            original)
+
+
+_hooks = _Hooks()
+
+
+def fast_init(seed=0):
+    """Route torch's random initialization through fastinit while the block runs.
+
+    Every random fill that the block's code makes (``torch.nn.init``'s
+    functions however they are referenced, ``Tensor.normal_``/``uniform_``,
+    ``torch.rand``/``randn``; see this module's docstring for the full list and
+    for what stays torch's) is done by fastinit, on the calling thread only.
+    The n-th fill of the block uses the stream of
+    ``derive_seed(seed, "fastinit.torch.fast_init", str(n))``, so the same
+    code under the same seed builds the same model on any machine and thread
+    count; a fill given a ``generator`` draws its seed from that generator.
+    Contexts nest (the innermost one serves); everything is restored on exit,
+    also after an exception.
+
+    Example::
+
+        >>> with fastinit.torch.fast_init(seed=0):
+        ...     model = torch.nn.Sequential(torch.nn.Linear(768, 3072), torch.nn.GELU(),
+        ...                                 torch.nn.Linear(3072, 768))
+    """
+    return _Context(CountedStreams(seed, "fastinit.torch.fast_init"))
+
+
+class NamedStreams(Streams):
+    """One stream per parameter or buffer name (``initialize``)."""
+
+    PREFIX = "fastinit.torch.initialize"
+
+    def __init__(self, seed, named_tensors):
+        self.seed = _check_seed(seed)
+        self.by_storage = {}
+        for name, tensor in named_tensors:
+            self.by_storage.setdefault(storage_key(tensor), []).append((name, tensor))
+        self.scratch = {}  # storage key -> (weakref to the scratch tensor, its stream names)
+        self.scratch_counts = {}
+        self.unnamed = itertools.count()
+        self.full = set()      # names written whole
+        self.partial = set()   # names written in part
+
+    def owner(self, tensor):
+        """(name, base) of the parameter or buffer that holds ``tensor``, or None."""
+        for name, base in self.by_storage.get(storage_key(tensor), ()):
+            if inside(tensor, base):
+                return name, base
+        return None
+
+    def _mark(self, tensor, name, base):
+        (self.full if tensor.numel() == base.numel() else self.partial).add(name)
+
+    def written(self, tensor, func):
+        found = self.owner(tensor)
+        if found is not None:
+            self._mark(tensor, *found)
+
+    def created(self, result, source):
+        found = self.owner(source)
+        if found is not None:
+            k = self.scratch_counts.get(found[0], 0)
+            self.scratch_counts[found[0]] = k + 1
+            self.scratch[storage_key(result)] = (weakref.ref(result), (found[0], "scratch", str(k)))
+
+    def _scratch_names(self, tensor):
+        entry = self.scratch.get(storage_key(tensor))
+        if entry is not None:
+            ref, names = entry
+            target = ref()
+            if target is not None and storage_key(target) == storage_key(tensor):
+                return names
+        return None
+
+    def stream_seed(self, names, distribution, params):
+        return derive_seed(self.seed, self.PREFIX, *names, distribution, *(float(p).hex() for p in params))
+
+    def place(self, distribution, params, tensor):
+        found = self.owner(tensor)
+        if found is None:
+            names = self._scratch_names(tensor) or ("", str(next(self.unnamed)))
+            write(distribution, params, tensor, self.stream_seed(names, distribution, params))
+            return
+        name, base = found
+        seed = self.stream_seed((name,), distribution, params)
+        if same_geometry(tensor, base):
+            write(distribution, params, tensor, seed)
+        else:
+            offset = flat_offset(tensor, base)
+            if offset is not None:
+                write(distribution, params, tensor, seed, offset)
+            else:  # a strided view: the parameter's stream at the view's positions
+                whole = write(distribution, params, torch.empty(base.shape, dtype=base.dtype), seed)
+                tensor.copy_(values_at(tensor, base, whole))
+        self._mark(tensor, name, base)
+
+
+def named_streams(seed, named_tensors):
+    """A context whose fills of the given named tensors draw their name's stream."""
+    return _Context(NamedStreams(seed, named_tensors))
