@@ -135,6 +135,8 @@ class _Context(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         handler = _HANDLERS.get(func)
+        if handler is None:
+            handler = _init_handler(func)
         if handler is not None:
             return handler(self, func, args, kwargs)
         result = func(*args, **kwargs)
@@ -233,12 +235,27 @@ def _scratch(ctx, func, args, kwargs):
     return result
 
 
+#: torch.nn.init's functions that dispatch through handle_torch_function. They
+#: pass the module attribute of their own name *at call time* as ``func``: torch's
+#: function, or whatever replaced it (transformers swaps in its own wrappers while
+#: its weight initialization runs). So they are recognized by that attribute.
+_INIT_HANDLERS = {"normal_": _init_normal, "uniform_": _init_uniform, "kaiming_uniform_": _init_kaiming_uniform}
+_INIT_ORIGINALS = {getattr(_torch_init, name): handler for name, handler in _INIT_HANDLERS.items()}
+
+
+def _init_handler(func):
+    handler = _INIT_ORIGINALS.get(func)
+    if handler is None:
+        name = getattr(func, "__name__", None)
+        handler = _INIT_HANDLERS.get(name)
+        if handler is not None and getattr(_torch_init, name, None) is not func:
+            handler = None
+    return handler
+
+
 _HANDLERS = {
     torch.Tensor.normal_: _tensor_normal,
     torch.Tensor.uniform_: _tensor_uniform,
-    _torch_init.normal_: _init_normal,
-    _torch_init.uniform_: _init_uniform,
-    _torch_init.kaiming_uniform_: _init_kaiming_uniform,
     torch.rand: _factory("uniform", (0.0, 1.0), like=False),
     torch.randn: _factory("normal", (0.0, 1.0), like=False),
     torch.rand_like: _factory("uniform", (0.0, 1.0), like=True),
