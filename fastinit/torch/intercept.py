@@ -140,8 +140,10 @@ class _Context(TorchFunctionMode):
         if handler is not None:
             return handler(self, func, args, kwargs)
         result = func(*args, **kwargs)
-        if args and isinstance(args[0], torch.Tensor) and _writes_in_place(func):
-            self.streams.written(args[0], func)  # an in-place write by torch (fill_, zero_, copy_, mul_, ...)
+        # torch.nn.init's functions hand their tensor over as a keyword
+        target = args[0] if args else kwargs.get("tensor")
+        if isinstance(target, torch.Tensor) and _writes_in_place(func):
+            self.streams.written(target, func)  # an in-place write by torch (fill_, zero_, copy_, constant_, ...)
         return result
 
 

@@ -83,10 +83,20 @@ def _run_model_init(model):
         _reset_all(model)
 
 
+def _reset_method(module):
+    """A module's own re-initialization: ``reset_parameters``, or the private
+    ``_reset_parameters`` of modules such as ``nn.MultiheadAttention``."""
+    for name in ("reset_parameters", "_reset_parameters"):
+        reset = getattr(module, name, None)
+        if callable(reset):
+            return reset
+    return None
+
+
 def _reset_all(model, only=None):
     for name, module in model.named_modules():
-        reset = getattr(module, "reset_parameters", None)
-        if callable(reset) and (only is None or only(name, module)):
+        reset = _reset_method(module)
+        if reset is not None and (only is None or only(name, module)):
             reset()
 
 
@@ -101,7 +111,7 @@ def initialize(model, seed=0, *, device=None, dtype=None):
        initialization (``_init_weights`` per module, as transformers dispatches
        it, with its ``_is_hf_initialized`` marks cleared first), else the
        model's ``init_weights()``, else every submodule's
-       ``reset_parameters()``. A module whose parameters that routine left
+       ``reset_parameters()`` (or torch's private ``_reset_parameters()``). A module whose parameters that routine left
        unwritten is reset with its own ``reset_parameters()``.
     3. Every fill of the parameter or buffer named ``name`` (as in
        ``model.named_parameters()``/``named_buffers()``) draws from
@@ -173,10 +183,11 @@ class _EmptyInit:
     original = None
     local = threading.local()
 
-    @classmethod
-    def register_parameter(cls, module, name, param):
-        cls.original(module, name, param)
-        if param is not None and getattr(cls.local, "depth", 0) and not param.is_meta:
+    @staticmethod
+    def register_parameter(module, name, param):
+        """nn.Module.register_parameter, then the parameter moved to meta on a thread inside empty_init."""
+        _EmptyInit.original(module, name, param)
+        if param is not None and getattr(_EmptyInit.local, "depth", 0) and not param.is_meta:
             meta = nn.Parameter(param.detach().to("meta"), requires_grad=param.requires_grad)
             meta.__dict__.update(param.__dict__)
             module._parameters[name] = meta
