@@ -237,3 +237,61 @@ def test_only_the_entering_thread_is_affected():
     for t in threads:
         t.join(timeout=60)
     assert not errors, errors
+
+
+# ---------------------------------------------------------------------------
+# Deferred fills: a whole fill waits until the tensor is used or overwritten
+# ---------------------------------------------------------------------------
+@pytest.fixture
+def kernel_writes(monkeypatch):
+    from fastinit.torch import intercept
+    calls = []
+    original = intercept.write
+
+    def counting(*args, **kwargs):
+        calls.append(args[2].shape)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(intercept, "write", counting)
+    return calls
+
+
+def stream(n, shape=(256, 256), std=1.0, seed=0):
+    return fastinit.fill_normal(np.empty(shape, np.float32), 0.0, std, seed=counted(seed, n))
+
+
+def test_a_fill_overwritten_whole_never_runs(kernel_writes):
+    with ft.fast_init(seed=0):
+        w = torch.empty(256, 256)
+        nn.init.normal_(w)
+        nn.init.normal_(w.data, std=2.0)   # an alias of the same memory, written whole
+    assert len(kernel_writes) == 1
+    assert np.array_equal(w.numpy(), stream(1, std=2.0))
+
+
+def test_a_pending_fill_runs_before_anything_reads_it(kernel_writes):
+    with ft.fast_init(seed=0):
+        w = torch.empty(256, 256)
+        nn.init.normal_(w)
+        view = w[10:20]                     # a view reads nothing
+        total = float(view.sum())           # this does
+        as_numpy = w.numpy().copy()
+        nn.init.normal_(w, std=2.0)
+        linear = nn.Linear(256, 256)
+        out = torch.nn.functional.linear(torch.ones(1, 256), linear.weight, linear.bias)
+    first = stream(0)
+    assert total == pytest.approx(float(first[10:20].sum(dtype=np.float64)), rel=1e-6)
+    assert np.array_equal(as_numpy, first)
+    assert np.array_equal(w.numpy(), stream(1, std=2.0))
+    expected = torch.nn.functional.linear(torch.ones(1, 256), linear.weight, linear.bias)
+    assert torch.equal(out, expected)
+
+
+def test_constant_writes_into_a_pending_fill_keep_their_order():
+    with ft.fast_init(seed=0):
+        emb = nn.Embedding(1000, 64, padding_idx=3)    # normal_, then the padding row zeroed
+        inside = emb.weight[3].detach().clone()
+    expected = fastinit.fill_normal(np.empty((1000, 64), np.float32), seed=counted(0, 0))
+    expected[3] = 0
+    assert np.array_equal(emb.weight.detach().numpy(), expected)
+    assert torch.all(inside == 0)

@@ -64,10 +64,12 @@ def _generator_seed(generator):
 
 
 class Streams:
-    """Where the stream of a fill comes from. A subclass defines ``place``."""
+    """Where the stream of a fill comes from. A subclass defines ``plan``."""
 
-    def place(self, distribution, params, tensor):
-        """Fill ``tensor`` (fillable, non-empty) with its stream."""
+    def plan(self, distribution, params, tensor):
+        """The job (a callable) that fills ``tensor`` (fillable, non-empty) with
+        its stream. Everything that depends on the order of calls (counters,
+        bookkeeping) happens here, at the call; the job may run later."""
         raise NotImplementedError
 
     def written(self, tensor, func):
@@ -86,8 +88,9 @@ class CountedStreams(Streams):
         self.prefix = prefix
         self.counter = itertools.count()
 
-    def place(self, distribution, params, tensor):
-        write(distribution, params, tensor, derive_seed(self.seed, *self.prefix, str(next(self.counter))))
+    def plan(self, distribution, params, tensor):
+        seed = derive_seed(self.seed, *self.prefix, str(next(self.counter)))
+        return functools.partial(write, distribution, params, tensor, seed)
 
 
 class _Context(TorchFunctionMode):
@@ -96,6 +99,7 @@ class _Context(TorchFunctionMode):
     def __init__(self, streams):
         super().__init__()
         self.streams = streams
+        self.pending = {}  # storage key -> (whole tensor, [jobs in call order])
 
     def __enter__(self):
         _hooks.install()
@@ -109,6 +113,7 @@ class _Context(TorchFunctionMode):
 
     def __exit__(self, *exc):
         try:
+            self.flush_all()
             return super().__exit__(*exc)
         finally:
             stack = _state.stack()
@@ -126,11 +131,51 @@ class _Context(TorchFunctionMode):
             return fallback()
         if tensor.numel():
             if generator is not None:
-                write(distribution, params, tensor, _generator_seed(generator))
+                job = functools.partial(write, distribution, params, tensor, _generator_seed(generator))
                 self.streams.written(tensor, None)
             else:
-                self.streams.place(distribution, params, tensor)
+                job = self.streams.plan(distribution, params, tensor)
+            self._run_or_defer(tensor, job)
         return tensor
+
+    # Deferred fills. Model constructors fill every weight, then libraries
+    # such as transformers fill most of them again with their own init. A fill
+    # of a whole, large tensor is therefore kept pending until something else
+    # touches that tensor's storage (any torch call that gets it, other than
+    # metadata and view calls) or the block ends; a later whole fill of the
+    # same tensor replaces it unrun. The values are the same as if every fill
+    # ran at once: seeds are taken at the call, and nothing can read a
+    # pending tensor without going through this mode first.
+    def _run_or_defer(self, tensor, job):
+        key = storage_key(tensor)
+        entry = self.pending.get(key)
+        if entry is not None:
+            if same_geometry(tensor, entry[0]):
+                del self.pending[key]   # overwritten whole: the pending jobs never need to run
+            else:
+                self._flush(key)
+        if tensor.numel() >= DEFER_MIN_ELEMENTS:
+            self.pending[key] = (tensor, [job])
+        else:
+            job()
+
+    def _flush(self, key):
+        entry = self.pending.pop(key, None)
+        if entry is not None:
+            with torch.no_grad():  # queued writes are ones autograd does not record (checked when queued)
+                for job in entry[1]:
+                    job()
+
+    def _flush_touched(self, args, kwargs):
+        for tensor in _tensors_in((args, kwargs)):
+            key = storage_key(tensor)
+            if key in self.pending:
+                self._flush(key)
+
+    def flush_all(self):
+        with torch._C.DisableTorchFunction():
+            while self.pending:
+                self._flush(next(iter(self.pending)))
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -139,12 +184,63 @@ class _Context(TorchFunctionMode):
             handler = _init_handler(func)
         if handler is not None:
             return handler(self, func, args, kwargs)
+        if self.pending and not _reads_nothing(func, args):
+            target = args[0] if args else None
+            if func in _DEFERRABLE_WRITES and isinstance(target, torch.Tensor) and storage_key(target) in self.pending \
+                    and not (target.requires_grad and torch.is_grad_enabled()):
+                # a constant written into part of a pending tensor (an embedding's padding row): queued after it
+                self.pending[storage_key(target)][1].append(functools.partial(func, *args, **kwargs))
+                self.streams.written(target, func)
+                return target
+            self._flush_touched(args, kwargs)
         result = func(*args, **kwargs)
         # torch.nn.init's functions hand their tensor over as a keyword
         target = args[0] if args else kwargs.get("tensor")
         if isinstance(target, torch.Tensor) and _writes_in_place(func):
             self.streams.written(target, func)  # an in-place write by torch (fill_, zero_, copy_, constant_, ...)
         return result
+
+
+#: Whole fills of at least this many elements may be deferred (see _Context._run_or_defer).
+DEFER_MIN_ELEMENTS = 1 << 15
+
+#: Calls that read no values of their tensor arguments: metadata, and views
+#: (a view shares the storage, so a later call on it still finds the pending fill).
+_READS_NOTHING = frozenset(
+    [getattr(torch.Tensor, name).__get__ for name in (
+        "shape", "dtype", "device", "is_meta", "ndim", "requires_grad", "layout", "is_cuda", "is_sparse",
+        "is_quantized", "is_leaf", "grad_fn", "data", "grad", "T", "mT", "itemsize", "nbytes")
+     if hasattr(torch.Tensor, name)]
+    + [getattr(torch.Tensor, name) for name in (
+        "dim", "ndimension", "size", "numel", "nelement", "stride", "storage_offset", "is_contiguous",
+        "is_floating_point", "is_complex", "element_size", "requires_grad_", "detach", "view", "view_as", "t",
+        "transpose", "permute", "unsqueeze", "squeeze", "select", "narrow", "as_strided", "expand", "expand_as",
+        "unflatten", "__len__", "get_device", "is_shared", "is_pinned", "is_inference")
+       if hasattr(torch.Tensor, name)])
+_BASIC_INDEX = (int, slice, type(None), type(Ellipsis))
+#: In-place constant writes that may be queued behind a pending fill of the same tensor.
+_DEFERRABLE_WRITES = frozenset([torch.Tensor.fill_, torch.Tensor.zero_])
+
+
+def _reads_nothing(func, args):
+    if func in _READS_NOTHING:
+        return True
+    if func is torch.Tensor.__getitem__ and len(args) == 2:  # basic indexing makes a view
+        index = args[1]
+        return all(isinstance(i, _BASIC_INDEX) for i in (index if isinstance(index, tuple) else (index,)))
+    return func is torch.Tensor.__hash__
+
+
+def _tensors_in(tree):
+    """The tensors in nested tuples, lists and dicts of call arguments."""
+    if isinstance(tree, torch.Tensor):
+        yield tree
+    elif isinstance(tree, (tuple, list)):
+        for item in tree:
+            yield from _tensors_in(item)
+    elif isinstance(tree, dict):
+        for item in tree.values():
+            yield from _tensors_in(item)
 
 
 #: In-place methods that change metadata or flags, not values.
@@ -385,24 +481,26 @@ class NamedStreams(Streams):
     def stream_seed(self, names, distribution, params):
         return derive_seed(self.seed, self.PREFIX, *names, distribution, *(float(p).hex() for p in params))
 
-    def place(self, distribution, params, tensor):
+    def plan(self, distribution, params, tensor):
         found = self.owner(tensor)
         if found is None:
             names = self._scratch_names(tensor) or ("", str(next(self.unnamed)))
-            write(distribution, params, tensor, self.stream_seed(names, distribution, params))
-            return
+            return functools.partial(write, distribution, params, tensor,
+                                     self.stream_seed(names, distribution, params))
         name, base = found
+        self._mark(tensor, name, base)
         seed = self.stream_seed((name,), distribution, params)
         if same_geometry(tensor, base):
-            write(distribution, params, tensor, seed)
-        else:
-            offset = flat_offset(tensor, base)
-            if offset is not None:
-                write(distribution, params, tensor, seed, offset)
-            else:  # a strided view: the parameter's stream at the view's positions
-                whole = write(distribution, params, torch.empty(base.shape, dtype=base.dtype), seed)
-                tensor.copy_(values_at(tensor, base, whole))
-        self._mark(tensor, name, base)
+            return functools.partial(write, distribution, params, tensor, seed)
+        offset = flat_offset(tensor, base)
+        if offset is not None:
+            return functools.partial(write, distribution, params, tensor, seed, offset)
+
+        def strided():  # a strided view: the parameter's stream at the view's positions
+            whole = write(distribution, params, torch.empty(base.shape, dtype=base.dtype), seed)
+            tensor.copy_(values_at(tensor, base, whole))
+
+        return strided
 
 
 def named_streams(seed, named_tensors):
