@@ -295,3 +295,15 @@ def test_constant_writes_into_a_pending_fill_keep_their_order():
     expected[3] = 0
     assert np.array_equal(emb.weight.detach().numpy(), expected)
     assert torch.all(inside == 0)
+
+
+def test_torch_writing_a_pending_tensor_runs_the_pending_fill_first():
+    torch.manual_seed(2)
+    expected = torch.empty(256, 256).normal_()
+    x = torch.zeros(256, 256, requires_grad=True)
+    with ft.fast_init(seed=0):
+        y = x * 1                 # not a leaf, requires grad
+        nn.init.normal_(y)        # no_grad inside torch.nn.init: fastinit's, deferred
+        torch.manual_seed(2)
+        y.normal_()               # autograd records this one: torch's own, after the pending fill
+    assert torch.equal(y.detach(), expected) and y.grad_fn is not None

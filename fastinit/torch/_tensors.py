@@ -92,8 +92,14 @@ def advise_huge_pages(tensor):
 # A tensor's place inside a parameter
 # ---------------------------------------------------------------------------
 def storage_key(tensor):
-    """The address of the storage ``tensor`` views (shared by all its views and aliases)."""
-    return tensor.untyped_storage().data_ptr()
+    """The address of the storage ``tensor`` views (shared by all its views and
+    aliases); None for a tensor without one of its own (meta, empty, or a
+    subclass such as DTensor that has no single storage)."""
+    try:
+        key = tensor.untyped_storage().data_ptr()
+    except (RuntimeError, NotImplementedError, TypeError, AttributeError):
+        return None
+    return key or None
 
 
 def _extent(tensor):

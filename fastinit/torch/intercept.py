@@ -113,13 +113,15 @@ class _Context(TorchFunctionMode):
 
     def __exit__(self, *exc):
         try:
-            self.flush_all()
-            return super().__exit__(*exc)
+            self.flush_all()   # also after an exception: the tensors may still be used
         finally:
-            stack = _state.stack()
-            if self in stack:
-                stack.remove(self)
-            _hooks.release()
+            try:
+                super().__exit__(*exc)
+            finally:
+                stack = _state.stack()
+                if self in stack:
+                    stack.remove(self)
+                _hooks.release()
 
     def fill(self, distribution, params, tensor, generator, fallback, autograd=False):
         """Fill ``tensor`` from fastinit, or return ``fallback()`` where fastinit can't.
@@ -128,7 +130,7 @@ class _Context(TorchFunctionMode):
         would record: a tensor that requires grad while grad mode is on goes
         to torch (which records it, or raises for a leaf)."""
         if not fillable(tensor) or (autograd and tensor.requires_grad and torch.is_grad_enabled()):
-            return fallback()
+            return self.to_torch(tensor, fallback)
         if tensor.numel():
             if generator is not None:
                 job = functools.partial(write, distribution, params, tensor, _generator_seed(generator))
@@ -166,11 +168,18 @@ class _Context(TorchFunctionMode):
                 for job in entry[1]:
                     job()
 
+    def to_torch(self, tensor, call):
+        """``call()``, torch's own code writing ``tensor``, after the pending fills of its memory."""
+        with torch._C.DisableTorchFunction():
+            self._flush_touched((tensor,), {})
+        return call()
+
     def _flush_touched(self, args, kwargs):
-        for tensor in _tensors_in((args, kwargs)):
-            key = storage_key(tensor)
-            if key in self.pending:
-                self._flush(key)
+        if self.pending:
+            for tensor in _tensors_in((args, kwargs)):
+                key = storage_key(tensor)
+                if key in self.pending:
+                    self._flush(key)
 
     def flush_all(self):
         with torch._C.DisableTorchFunction():
@@ -297,7 +306,7 @@ def _init_kaiming_uniform(ctx, func, args, kwargs):
 
     tensor, a, mode, nonlinearity, generator = parse(*args, **kwargs)
     if not fillable(tensor):
-        return func(*args, **kwargs)
+        return ctx.to_torch(tensor, lambda: func(*args, **kwargs))
     if 0 in tensor.shape:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=4)
         return tensor
@@ -398,8 +407,10 @@ class _Hooks:
     def trunc_normal(self, tensor, mean, std, a, b, generator=None):
         ctx = _state.active()
         original = functools.partial(self.original, tensor, mean, std, a, b, generator=generator)
-        if ctx is None or not fillable(tensor):
+        if ctx is None:
             return original()
+        if not fillable(tensor):
+            return ctx.to_torch(tensor, original)
         with torch._C.DisableTorchFunction():  # the fill's own tensor calls are fastinit's, not the model's
             return ctx.fill("truncated_normal", (float(mean), float(std), float(a), float(b)), tensor, generator,
                             original)

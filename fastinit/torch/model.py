@@ -164,7 +164,8 @@ def initialize(model, seed=0, *, device=None, dtype=None):
                 return bool(own) and all(id(p) in untouched for p in own)
 
             _reset_all(model, all_untouched)
-    missing = [name for name, tensor in named if id(tensor) in born_meta and name not in streams.full]
+    missing = [name for name, tensor in named
+               if id(tensor) in born_meta and tensor.numel() and name not in streams.full]
     if missing:
         raise RuntimeError(
             f"initialize: {len(missing)} tensor(s) were on the meta device and the model's initialization did "
