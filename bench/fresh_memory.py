@@ -1,0 +1,53 @@
+"""Filling fresh memory: a new torch tensor filled by fastinit.torch.normal_,
+with and without transparent huge pages asked for first, against the same fill
+of a warm (already touched) tensor. Interleaved rounds, one process.
+
+    python bench/fresh_memory.py            # 8192 x 8192 float32, 5 rounds
+"""
+
+import argparse
+import statistics
+import time
+
+import torch
+
+import fastinit.torch as ft
+from fastinit.torch import _tensors
+
+
+def fill_time(tensor):
+    start = time.perf_counter()
+    ft.normal_(tensor, seed=1)
+    return time.perf_counter() - start
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--elements", type=int, default=8192 * 8192)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+    ft.normal_(torch.empty(args.elements), seed=0)  # kernels loaded, threads started
+    times = {"warm tensor": [], "fresh, 4 KiB pages": [], "fresh, huge pages asked for": []}
+    threshold = _tensors.HUGE_PAGE_MIN_BYTES
+    for _ in range(args.rounds):
+        warm = torch.empty(args.elements)
+        ft.normal_(warm, seed=0)
+        times["warm tensor"].append(fill_time(warm))
+        del warm
+        _tensors.HUGE_PAGE_MIN_BYTES = 1 << 62   # no madvise
+        try:
+            times["fresh, 4 KiB pages"].append(fill_time(torch.empty(args.elements)))
+        finally:
+            _tensors.HUGE_PAGE_MIN_BYTES = threshold
+        times["fresh, huge pages asked for"].append(fill_time(torch.empty(args.elements)))
+    base = statistics.median(times["warm tensor"])
+    print(f"{args.elements} float32 elements, {args.rounds} interleaved rounds\n")
+    print("| fill of | median (s) | all rounds (s) | vs warm |")
+    print("|---|---:|---|---:|")
+    for label, values in times.items():
+        median = statistics.median(values)
+        print(f"| {label} | {median:.4f} | {', '.join(f'{v:.4f}' for v in values)} | {median / base:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
