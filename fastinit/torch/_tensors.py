@@ -37,6 +37,12 @@ def numpy_view(tensor):
     return data.numpy()
 
 
+def seed_from_generator(generator):
+    """64 bits drawn from a torch generator (torch's global one for None)."""
+    words = torch.randint(0, 2**32, (2,), dtype=torch.int64, generator=generator)
+    return int(words[0]) | int(words[1]) << 32
+
+
 def as_numpy(tensor):
     """The NumPy view of a fillable tensor, or None."""
     if not isinstance(tensor, torch.Tensor):

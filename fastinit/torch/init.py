@@ -34,7 +34,7 @@ from ..bits import _check_seed
 from ..distributions import fill_constant, fill_normal, fill_truncated_normal, fill_uniform
 from ..schemes import calculate_gain
 from . import _state
-from ._tensors import advise_huge_pages, as_numpy
+from ._tensors import advise_huge_pages, as_numpy, seed_from_generator
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
@@ -49,10 +49,7 @@ _INIT_NAMES = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "ze
 _TORCH = {name: getattr(_torch_init, name) for name in _INIT_NAMES}
 def _seed(seed, generator):
     """The given seed, or 64 bits drawn from generator (or torch's global generator)."""
-    if seed is not None:
-        return _check_seed(seed)
-    words = torch.randint(0, 2**32, (2,), dtype=torch.int64, generator=generator)
-    return int(words[0]) | int(words[1]) << 32
+    return _check_seed(seed) if seed is not None else seed_from_generator(generator)
 
 
 def _empty(tensor):

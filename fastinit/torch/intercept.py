@@ -38,7 +38,7 @@ from ..bits import _check_seed, derive_seed
 from ..distributions import fill_normal, fill_truncated_normal, fill_uniform
 from ..schemes import calculate_gain
 from . import _state
-from ._tensors import advise_huge_pages, fillable, flat_offset, inside, numpy_view, same_geometry, storage_key, values_at
+from ._tensors import advise_huge_pages, fillable, seed_from_generator, flat_offset, inside, numpy_view, same_geometry, storage_key, values_at
 
 __all__ = ["fast_init"]
 
@@ -55,12 +55,6 @@ def write(distribution, params, tensor, seed, offset=0):
     advise_huge_pages(tensor)
     _FILLS[distribution](numpy_view(tensor), params, seed, offset)
     return tensor
-
-
-def _generator_seed(generator):
-    """64 bits drawn from a torch generator (torch's global one for None)."""
-    words = torch.randint(0, 2**32, (2,), dtype=torch.int64, generator=generator)
-    return int(words[0]) | int(words[1]) << 32
 
 
 class Streams:
@@ -133,7 +127,7 @@ class _Context(TorchFunctionMode):
             return self.to_torch(tensor, fallback)
         if tensor.numel():
             if generator is not None:
-                job = functools.partial(write, distribution, params, tensor, _generator_seed(generator))
+                job = functools.partial(write, distribution, params, tensor, seed_from_generator(generator))
                 self.streams.written(tensor, None)
             else:
                 job = self.streams.plan(distribution, params, tensor)
@@ -512,8 +506,3 @@ class NamedStreams(Streams):
             tensor.copy_(values_at(tensor, base, whole))
 
         return strided
-
-
-def named_streams(seed, named_tensors):
-    """A context whose fills of the given named tensors draw their name's stream."""
-    return _Context(NamedStreams(seed, named_tensors))
