@@ -13,6 +13,7 @@ import mmap
 import torch
 
 from .. import _formats
+from ._dtensor import local_of
 
 #: The dtypes fastinit's kernels write.
 FILLABLE_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
@@ -99,10 +100,10 @@ def advise_huge_pages(tensor):
 # ---------------------------------------------------------------------------
 def storage_key(tensor):
     """The address of the storage ``tensor`` views (shared by all its views and
-    aliases); None for a tensor without one of its own (meta, empty, or a
-    subclass such as DTensor that has no single storage)."""
+    aliases; a DTensor's is its local shard's); None for a tensor without one
+    of its own (meta, empty, or a subclass without a single storage)."""
     try:
-        key = tensor.untyped_storage().data_ptr()
+        key = local_of(tensor).untyped_storage().data_ptr()
     except (RuntimeError, NotImplementedError, TypeError, AttributeError):
         return None
     return key or None

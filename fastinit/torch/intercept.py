@@ -34,10 +34,12 @@ import torch
 import torch.nn.init as _torch_init
 from torch.overrides import TorchFunctionMode
 
+from .._regions import fill_region
 from ..bits import _check_seed, derive_seed
 from ..distributions import fill_normal, fill_truncated_normal, fill_uniform
 from ..schemes import calculate_gain
 from . import _state
+from ._dtensor import global_boxes, is_dtensor, local_of
 from ._tensors import advise_huge_pages, fillable, seed_from_generator, flat_offset, inside, numpy_view, same_geometry, storage_key, values_at
 
 __all__ = ["fast_init"]
@@ -51,9 +53,19 @@ _FILLS = {
 
 def write(distribution, params, tensor, seed, offset=0):
     """Elements ``offset ..`` of the stream of (seed, distribution, params) into
-    the fillable ``tensor``, in its own C order."""
+    the fillable ``tensor``, in its own C order. A DTensor (offset 0) gets, in
+    its local shard, the elements at the shard's positions in the global tensor."""
+    fill = _FILLS[distribution]
+    if is_dtensor(tensor):
+        local = local_of(tensor)
+        advise_huge_pages(local)
+        view = numpy_view(local)
+        for index, bounds in global_boxes(tensor):
+            fill_region(lambda part, offset: fill(part, params, seed, offset), view[index], tuple(tensor.shape),
+                        bounds)
+        return tensor
     advise_huge_pages(tensor)
-    _FILLS[distribution](numpy_view(tensor), params, seed, offset)
+    fill(numpy_view(tensor), params, seed, offset)
     return tensor
 
 
@@ -123,15 +135,23 @@ class _Context(TorchFunctionMode):
         ``autograd``: the call is an in-place Tensor method, which autograd
         would record: a tensor that requires grad while grad mode is on goes
         to torch (which records it, or raises for a leaf)."""
-        if not fillable(tensor) or (autograd and tensor.requires_grad and torch.is_grad_enabled()):
+        if not fillable(local_of(tensor)) or (autograd and tensor.requires_grad and torch.is_grad_enabled()):
             return self.to_torch(tensor, fallback)
         if tensor.numel():
+            sharded = is_dtensor(tensor)
+            if sharded:
+                global_boxes(tensor)  # placements without element positions raise here, before any write
             if generator is not None:
                 job = functools.partial(write, distribution, params, tensor, seed_from_generator(generator))
                 self.streams.written(tensor, None)
             else:
                 job = self.streams.plan(distribution, params, tensor)
-            self._run_or_defer(tensor, job)
+            if sharded:
+                # DTensor operations reach the local shard below this mode, where a
+                # pending fill would not be seen: a shard is filled at once
+                job()
+            else:
+                self._run_or_defer(tensor, job)
         return tensor
 
     # Deferred fills. Model constructors fill every weight, then libraries
@@ -299,7 +319,7 @@ def _init_kaiming_uniform(ctx, func, args, kwargs):
         return tensor, a, mode, nonlinearity, generator
 
     tensor, a, mode, nonlinearity, generator = parse(*args, **kwargs)
-    if not fillable(tensor):
+    if not fillable(local_of(tensor)):
         return ctx.to_torch(tensor, lambda: func(*args, **kwargs))
     if 0 in tensor.shape:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=4)
@@ -403,7 +423,7 @@ class _Hooks:
         original = functools.partial(self.original, tensor, mean, std, a, b, generator=generator)
         if ctx is None:
             return original()
-        if not fillable(tensor):
+        if not fillable(local_of(tensor)):
             return ctx.to_torch(tensor, original)
         with torch._C.DisableTorchFunction():  # the fill's own tensor calls are fastinit's, not the model's
             return ctx.fill("truncated_normal", (float(mean), float(std), float(a), float(b)), tensor, generator,
@@ -444,8 +464,10 @@ class NamedStreams(Streams):
     def __init__(self, seed, named_tensors):
         self.seed = _check_seed(seed)
         self.by_storage = {}
+        self.by_id = {}  # the parameter objects themselves (a rank's empty shard has no storage address)
         for name, tensor in named_tensors:
             self.by_storage.setdefault(storage_key(tensor), []).append((name, tensor))
+            self.by_id.setdefault(id(tensor), (name, tensor))
         self.scratch = {}  # storage key -> (weakref to the scratch tensor, its stream names)
         self.scratch_counts = {}
         self.unnamed = itertools.count()
@@ -454,8 +476,11 @@ class NamedStreams(Streams):
 
     def owner(self, tensor):
         """(name, base) of the parameter or buffer that holds ``tensor``, or None."""
+        found = self.by_id.get(id(tensor))
+        if found is not None and found[1] is tensor:
+            return found
         for name, base in self.by_storage.get(storage_key(tensor), ()):
-            if inside(tensor, base):
+            if inside(local_of(tensor), local_of(base)):
                 return name, base
         return None
 
@@ -493,9 +518,14 @@ class NamedStreams(Streams):
             return functools.partial(write, distribution, params, tensor,
                                      self.stream_seed(names, distribution, params))
         name, base = found
+        if is_dtensor(tensor) and not (is_dtensor(base) and tensor.shape == base.shape
+                                       and tensor.placements == base.placements
+                                       and same_geometry(local_of(tensor), local_of(base))):
+            raise ValueError(f"a random fill of part of the sharded parameter {name!r}: fastinit fills a DTensor "
+                             f"parameter whole (its local shard at the shard's global positions)")
         self._mark(tensor, name, base)
         seed = self.stream_seed((name,), distribution, params)
-        if same_geometry(tensor, base):
+        if is_dtensor(tensor) or same_geometry(tensor, base):
             return functools.partial(write, distribution, params, tensor, seed)
         offset = flat_offset(tensor, base)
         if offset is not None:

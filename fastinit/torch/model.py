@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 
 from ..bits import _check_seed
+from ._dtensor import is_dtensor, local_of
 from .intercept import CountedStreams, NamedStreams, _Context
 
 __all__ = ["initialize", "empty_init", "reset_parameters"]
@@ -31,6 +32,8 @@ def _converted(tensor, device, dtype, parameter):
     """``tensor`` allocated on ``device`` if it is on meta, cast to ``dtype`` if
     floating; the same object where nothing changes."""
     target = dtype if dtype is not None and tensor.is_floating_point() else tensor.dtype
+    if is_dtensor(tensor):
+        return _converted_in_place(tensor, device, target, parameter)
     if tensor.is_meta:
         data = torch.empty(tensor.shape, dtype=target, device=device)
     elif target != tensor.dtype:
@@ -42,6 +45,20 @@ def _converted(tensor, device, dtype, parameter):
     new = nn.Parameter(data, requires_grad=tensor.requires_grad)
     new.__dict__.update({k: v for k, v in tensor.__dict__.items() if k != _HF_FLAG})
     return new
+
+
+def _converted_in_place(tensor, device, dtype, parameter):
+    """A DTensor allocated (its local shard only) or cast, keeping the object:
+    FSDP2 holds its parameters by identity, so the new contents are swapped in
+    (as ``nn.Module.to_empty`` does for tensor subclasses)."""
+    if tensor.is_meta:
+        data = torch.empty_like(tensor, device=device, dtype=dtype)
+    elif dtype != tensor.dtype:
+        data = tensor.detach().to(dtype)
+    else:
+        return tensor
+    torch.utils.swap_tensors(tensor, nn.Parameter(data, requires_grad=tensor.requires_grad) if parameter else data)
+    return tensor
 
 
 def _materialize(model, device, dtype):
@@ -56,8 +73,9 @@ def _materialize(model, device, dtype):
                     continue
                 new = replaced.get(id(tensor))
                 if new is None:
+                    was_meta = tensor.is_meta
                     new = replaced[id(tensor)] = _converted(tensor, device, dtype, parameter)
-                    if tensor.is_meta:
+                    if was_meta:
                         born_meta.add(id(new))
                 if new is not tensor:
                     table[key] = new
@@ -70,11 +88,35 @@ def _clear_hf_flags(model):
         obj.__dict__.pop(_HF_FLAG, None)
 
 
+def _own_class(model):
+    """The model's class before sharding: FSDP2's ``fully_shard`` gives a module
+    a subclass made in ``torch.distributed``."""
+    return next(cls for cls in type(model).__mro__ if not cls.__module__.startswith("torch.distributed."))
+
+
+@contextlib.contextmanager
+def _as_unsharded(model):
+    """transformers 5 skips a module without parameters of its own in "custom
+    code" (a model class defined outside transformers), which FSDP2's subclass
+    appears to be: GPT-2's scaled ``c_proj`` init would then not run. Inside
+    this block the model answers for its own class."""
+    own = _own_class(model)
+    if own is type(model) or not hasattr(own, "is_custom_code"):
+        yield
+        return
+    model.is_custom_code = own.is_custom_code
+    try:
+        yield
+    finally:
+        del model.is_custom_code
+
+
 def _run_model_init(model):
     """The model's own initialization routine."""
     if _is_transformers_model(model):
         if hasattr(model, "initialize_weights"):  # transformers 5: _init_weights per module, as it dispatches it
-            model.initialize_weights()
+            with _as_unsharded(model):
+                model.initialize_weights()
         else:  # transformers 4
             model.init_weights()
     elif callable(getattr(model, "init_weights", None)):
@@ -165,7 +207,7 @@ def initialize(model, seed=0, *, device=None, dtype=None):
 
             _reset_all(model, all_untouched)
     missing = [name for name, tensor in named
-               if id(tensor) in born_meta and tensor.numel() and name not in streams.full]
+               if id(tensor) in born_meta and local_of(tensor).numel() and name not in streams.full]
     if missing:
         raise RuntimeError(
             f"initialize: {len(missing)} tensor(s) were on the meta device and the model's initialization did "
