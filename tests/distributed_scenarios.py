@@ -295,6 +295,61 @@ def partial_placement_raises():
     return ["no error for a Partial placement"]
 
 
+def drop_ins_on_shards():
+    """fastinit.torch's drop-ins with seed= on row-, column- and 2-d-sharded
+    DTensors equal the same call on the unsharded tensor."""
+    from torch.distributed.tensor import Replicate, Shard, distribute_tensor
+
+    mesh = mesh_1d()
+    calls = {
+        "uniform_": lambda t: ft.uniform_(t, -0.5, 0.25, seed=11),
+        "normal_": lambda t: ft.normal_(t, 0.1, 0.02, seed=12),
+        "trunc_normal_": lambda t: ft.trunc_normal_(t, std=0.5, a=-0.3, b=0.6, seed=13),
+        "xavier_uniform_": lambda t: ft.xavier_uniform_(t, gain=1.5, seed=14),
+        "kaiming_normal_": lambda t: ft.kaiming_normal_(t, mode="fan_out", seed=15),
+    }
+    problems = []
+    for shape in ((13, 7), (6, 5, 3)):
+        for placement in (Shard(0), Shard(1), Replicate()):
+            for name, call in calls.items():
+                for dtype in (torch.float32, torch.bfloat16):
+                    plain = call(torch.empty(shape, dtype=dtype))
+                    sharded = call(distribute_tensor(torch.zeros(shape, dtype=dtype), mesh, [placement]))
+                    if not torch.equal(sharded.full_tensor().view(torch.int16 if dtype == torch.bfloat16 else dtype),
+                                       plain.view(torch.int16 if dtype == torch.bfloat16 else dtype)):
+                        problems.append(f"{name} {shape} {placement} {dtype}")
+    try:
+        ft.orthogonal_(distribute_tensor(torch.zeros(8, 4), mesh, [Shard(0)]), seed=1)
+        problems.append("orthogonal_ of a DTensor did not raise")
+    except TypeError as error:
+        if "orthogonal_" not in str(error):
+            problems.append(f"orthogonal_'s error does not name it: {error}")
+    return problems
+
+
+def part_of_a_sharded_parameter_raises():
+    """A random fill of a slice of a DTensor parameter inside initialize: a clear error."""
+    class Sliced(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.empty(8, 6))
+
+        def reset_parameters(self):
+            nn.init.normal_(self.weight[:2])
+
+    from torch.distributed.tensor import Replicate, distribute_module, distribute_tensor
+
+    mesh = mesh_1d()
+    model = distribute_module(on_meta(Sliced), mesh,
+                              lambda name, m, mesh: m.register_parameter(
+                                  "weight", nn.Parameter(distribute_tensor(m.weight, mesh, [Replicate()]))))
+    try:
+        ft.initialize(model, SEED)
+    except ValueError as error:
+        return [] if "weight" in str(error) and "part" in str(error) else [f"unclear error: {error}"]
+    return ["no error for a fill of part of a sharded parameter"]
+
+
 def _gpt2(dtype=None):
     from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -336,6 +391,8 @@ SCENARIOS = {
     "initialization_sends_nothing": initialization_sends_nothing,
     "fast_init_on_shards": fast_init_on_shards,
     "partial_placement_raises": partial_placement_raises,
+    "drop_ins_on_shards": drop_ins_on_shards,
+    "part_of_a_sharded_parameter_raises": part_of_a_sharded_parameter_raises,
     "gpt2_fsdp_per_layer_float32": lambda: transformers_model("gpt2"),
     "gpt2_fsdp_per_layer_bfloat16": lambda: transformers_model("gpt2", torch.bfloat16),
     "llama_fsdp_per_layer_float32": lambda: transformers_model("llama"),

@@ -34,7 +34,8 @@ from ..bits import _check_seed
 from ..distributions import fill_constant, fill_normal, fill_truncated_normal, fill_uniform
 from ..schemes import calculate_gain
 from . import _state
-from ._tensors import advise_huge_pages, as_numpy, seed_from_generator
+from ._dtensor import global_boxes, is_dtensor, local_of
+from ._tensors import advise_huge_pages, as_numpy, fillable, numpy_view, seed_from_generator
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
@@ -60,28 +61,52 @@ def _empty(tensor):
 
 
 def _filled(name, tensor, fill, *fallback_args, seed=None, generator=None, random=True):
-    """Run fill(view) on tensor's memory, or torch's function where that is impossible.
+    """Run ``fill(view, seed)`` on tensor's memory, or torch's function where that is impossible.
 
     A random call with neither ``seed`` nor ``generator`` inside an active
     ``fast_init``/``initialize`` goes to torch's own function, which the
-    context intercepts: the stream is then the context's."""
-    view = as_numpy(tensor)
-    if view is None or (random and seed is None and generator is None and _state.active() is not None):
+    context intercepts: the stream is then the context's. A DTensor gets
+    ``fill(box, seed, shape=global shape, region=box bounds)`` for each box of
+    its local shard, so its gathered values are those of the unsharded call."""
+    if random and seed is None and generator is None and _state.active() is not None:
         return _TORCH[name](tensor, *fallback_args)
-    advise_huge_pages(tensor)
-    fill(view)
-    return tensor
+    view = as_numpy(tensor)
+    if view is not None:
+        advise_huge_pages(tensor)
+        fill(view, _seed(seed, generator) if random else None)
+        return tensor
+    if random and is_dtensor(tensor) and fillable(local_of(tensor)):
+        boxes = global_boxes(tensor)  # placements without element positions raise before any write
+        local = local_of(tensor)
+        advise_huge_pages(local)
+        view, stream = numpy_view(local), _seed(seed, generator)
+        for index, bounds in boxes:
+            fill(view[index], stream, shape=tuple(tensor.shape), region=bounds)
+        return tensor
+    return _TORCH[name](tensor, *fallback_args)
+
+
+def _whole(name, tensor):
+    """Random schemes without regions (the QR of orthogonal_, sparse_'s per-column draws) need the whole tensor."""
+    if is_dtensor(tensor):
+        raise TypeError(f"{name} needs the whole tensor, got a DTensor: initialize the unsharded parameter, "
+                        f"or use the tensor-parallel-safe schemes (uniform_, normal_, trunc_normal_, xavier_*, "
+                        f"kaiming_*)")
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None):
     r"""Fill ``tensor`` with :math:`\mathcal{U}(a, b)` (values in ``[a, b)``)."""
-    return _filled("uniform_", tensor, lambda v: fill_uniform(v, a, b, seed=_seed(seed, generator)), a, b, generator,
-                   seed=seed, generator=generator)
+    return _filled("uniform_", tensor,
+                   lambda v, s, **where: _schemes.uniform(where.get("shape"), out=v, low=a, high=b, seed=s,
+                                                          region=where.get("region")),
+                   a, b, generator, seed=seed, generator=generator)
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None):
     r"""Fill ``tensor`` with :math:`\mathcal{N}(\text{mean}, \text{std}^2)`."""
-    return _filled("normal_", tensor, lambda v: fill_normal(v, mean, std, seed=_seed(seed, generator)),
+    return _filled("normal_", tensor,
+                   lambda v, s, **where: _schemes.normal(where.get("shape"), out=v, mean=mean, std=std, seed=s,
+                                                         region=where.get("region")),
                    mean, std, generator, seed=seed, generator=generator)
 
 
@@ -89,41 +114,46 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
     r"""Fill ``tensor`` with :math:`\mathcal{N}(\text{mean}, \text{std}^2)` truncated to the absolute
     bounds :math:`[a, b]` (exact in the tails, every value in ``[a, b]``)."""
     return _filled("trunc_normal_", tensor,
-                   lambda v: fill_truncated_normal(v, mean, std, a, b, seed=_seed(seed, generator)),
+                   lambda v, s, **where: _schemes.truncated_normal(where.get("shape"), out=v, mean=mean, std=std,
+                                                                   a=a, b=b, seed=s, region=where.get("region")),
                    mean, std, a, b, generator, seed=seed, generator=generator)
 
 
 def constant_(tensor, val):
     """Fill ``tensor`` with ``val``."""
-    return _filled("constant_", tensor, lambda v: fill_constant(v, val), val, random=False)
+    return _filled("constant_", tensor, lambda v, _: fill_constant(v, val), val, random=False)
 
 
 def ones_(tensor):
     """Fill ``tensor`` with ones."""
-    return _filled("ones_", tensor, lambda v: fill_constant(v, 1.0), random=False)
+    return _filled("ones_", tensor, lambda v, _: fill_constant(v, 1.0), random=False)
 
 
 def zeros_(tensor):
     """Fill ``tensor`` with zeros."""
-    return _filled("zeros_", tensor, lambda v: fill_constant(v, 0.0), random=False)
+    return _filled("zeros_", tensor, lambda v, _: fill_constant(v, 0.0), random=False)
 
 
 def eye_(tensor):
     """Fill the 2-d ``tensor`` with the identity matrix."""
-    return _filled("eye_", tensor, lambda v: _schemes.eye(out=v), random=False)
+    return _filled("eye_", tensor, lambda v, _: _schemes.eye(out=v), random=False)
 
 
 def dirac_(tensor, groups=1):
     """Fill the 3-, 4- or 5-d ``tensor`` with the Dirac delta (torch's centre tap ``k // 2``)."""
-    return _filled("dirac_", tensor, lambda v: _schemes.dirac(out=v, groups=groups), groups, random=False)
+    return _filled("dirac_", tensor, lambda v, _: _schemes.dirac(out=v, groups=groups), groups, random=False)
+
+
+def _fan_scheme(scheme, **options):
+    """``fill(view, seed, shape=None, region=None)`` for a fan-based scheme: fans from the whole tensor's shape."""
+    return lambda v, s, **where: scheme(where.get("shape"), out=v, seed=s, region=where.get("region"), **options)
 
 
 def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None):
     r""":math:`\mathcal{U}(-a, a)`, :math:`a = \text{gain} \sqrt{6 / (\text{fan\_in} + \text{fan\_out})}`."""
     if _empty(tensor):
         return tensor
-    return _filled("xavier_uniform_", tensor,
-                   lambda v: _schemes.xavier_uniform(out=v, gain=gain, seed=_seed(seed, generator)), gain, generator,
+    return _filled("xavier_uniform_", tensor, _fan_scheme(_schemes.xavier_uniform, gain=gain), gain, generator,
                    seed=seed, generator=generator)
 
 
@@ -131,8 +161,7 @@ def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None):
     r""":math:`\mathcal{N}(0, \sigma^2)`, :math:`\sigma = \text{gain} \sqrt{2 / (\text{fan\_in} + \text{fan\_out})}` (untruncated)."""
     if _empty(tensor):
         return tensor
-    return _filled("xavier_normal_", tensor,
-                   lambda v: _schemes.xavier_normal(out=v, gain=gain, seed=_seed(seed, generator)), gain, generator,
+    return _filled("xavier_normal_", tensor, _fan_scheme(_schemes.xavier_normal, gain=gain), gain, generator,
                    seed=seed, generator=generator)
 
 
@@ -141,8 +170,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
     if _empty(tensor):
         return tensor
     return _filled("kaiming_uniform_", tensor,
-                   lambda v: _schemes.kaiming_uniform(out=v, a=a, mode=mode, nonlinearity=nonlinearity,
-                                             seed=_seed(seed, generator)),
+                   _fan_scheme(_schemes.kaiming_uniform, a=a, mode=mode, nonlinearity=nonlinearity),
                    a, mode, nonlinearity, generator, seed=seed, generator=generator)
 
 
@@ -151,8 +179,7 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
     if _empty(tensor):
         return tensor
     return _filled("kaiming_normal_", tensor,
-                   lambda v: _schemes.kaiming_normal(out=v, a=a, mode=mode, nonlinearity=nonlinearity,
-                                            seed=_seed(seed, generator)),
+                   _fan_scheme(_schemes.kaiming_normal, a=a, mode=mode, nonlinearity=nonlinearity),
                    a, mode, nonlinearity, generator, seed=seed, generator=generator)
 
 
@@ -166,6 +193,8 @@ def orthogonal_(tensor, gain=1, generator=None, *, seed=None):
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     if tensor.numel() == 0:
         return tensor
+    if seed is not None or generator is not None or _state.active() is None:
+        _whole("orthogonal_", tensor)
     if as_numpy(tensor) is None or (seed is None and generator is None and _state.active() is not None):
         return _TORCH["orthogonal_"](tensor, gain, generator)
     rows = tensor.shape[0]
@@ -185,8 +214,10 @@ def orthogonal_(tensor, gain=1, generator=None, *, seed=None):
 def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None):
     r"""A 2-d matrix of :math:`\mathcal{N}(0, \text{std}^2)` values with exactly ``ceil(sparsity * rows)``
     zeros in each column, at uniformly random rows (Martens, 2010)."""
+    if seed is not None or generator is not None or _state.active() is None:
+        _whole("sparse_", tensor)
     return _filled("sparse_", tensor,
-                   lambda v: _schemes.sparse(out=v, sparsity=sparsity, std=std, seed=_seed(seed, generator)),
+                   lambda v, s: _schemes.sparse(out=v, sparsity=sparsity, std=std, seed=s),
                    sparsity, std, generator, seed=seed, generator=generator)
 
 
