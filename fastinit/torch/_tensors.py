@@ -17,7 +17,8 @@ from ._dtensor import local_of
 
 #: The dtypes fastinit's kernels write.
 FILLABLE_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
-#: The tensor types filled in place; any other subclass (DTensor, FakeTensor, ...) goes to torch.
+#: The tensor types filled in place (a DTensor through its local shard, _dtensor.py); any other subclass
+#: (FakeTensor, ...) goes to torch.
 PLAIN_TYPES = (torch.Tensor, torch.nn.Parameter, torch.nn.Buffer) if hasattr(torch.nn, "Buffer") else (
     torch.Tensor, torch.nn.Parameter)
 

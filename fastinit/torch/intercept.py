@@ -16,9 +16,11 @@ While a context is active (``fast_init``, ``initialize``), a
   and hands over to torch's own helper on every thread without a context.
 
 Each such fill of a plain CPU float32/float64/float16/bfloat16 tensor is done by
-fastinit's kernels with a stream chosen by the context. Everything else goes to
-torch unchanged: CUDA and meta tensors, integer and complex dtypes, sparse and
-quantized tensors, tensor subclasses, in-place fills that autograd must record,
+fastinit's kernels with a stream chosen by the context; a DTensor whose local
+shard is such a tensor gets the stream elements at the shard's global positions
+(``_dtensor.py``). Everything else goes to torch unchanged: CUDA and meta
+tensors, integer and complex dtypes, sparse and quantized tensors, other tensor
+subclasses, in-place fills that autograd must record,
 and the random functions fastinit has no kernel for (``bernoulli_``,
 ``exponential_``, ``random_``, ``torch.randperm``, ...).
 """
