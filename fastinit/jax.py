@@ -12,8 +12,10 @@ bounds in multiples of ``stddev``, ``uniform`` on ``[0, scale)``,
 The seed is derived from the key: ``derive_seed(0, "fastinit.jax", hex of the
 key's data)``, so the same key gives the same values on any machine and
 thread count, and different keys give independent streams. Values are
-computed on the host; inside ``jax.jit`` the initializer runs through
-``jax.pure_callback``.
+computed on the host into a 64-byte-aligned buffer, which ``jax.device_put``
+adopts without a copy on the CPU backend (a GPU or TPU device gets one
+host-to-device copy); inside ``jax.jit`` the initializer runs through
+``jax.pure_callback``, whose result JAX copies into a buffer it owns.
 
 Example::
 
@@ -29,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import schemes as _schemes
+from ._buffers import aligned_empty
 from .bits import derive_seed
 from .distributions import fill_constant
 
@@ -57,8 +60,9 @@ def _default_dtype(dtype):
     return jax.dtypes.canonicalize_dtype(dtype if dtype is not None else jnp.float_)
 
 
-def _initializer(make_host_array, default=None):
-    """init(key, shape, dtype) computing make_host_array(seed, shape, numpy dtype) on the host."""
+def _initializer(fill_host, default=None):
+    """init(key, shape, dtype) running ``fill_host(seed, out)`` on an aligned host
+    buffer, which ``jax.device_put`` adopts without a copy on the CPU backend."""
 
     def init(key, shape, dtype=None):
         dtype = _default_dtype(dtype if dtype is not None else default)
@@ -66,26 +70,21 @@ def _initializer(make_host_array, default=None):
         data = _key_data(key)
 
         def host(key_words):
-            seed = seed_from_key(key_words)
-            return make_host_array(seed, shape, np.dtype(dtype))
+            out = aligned_empty(shape, np.dtype(dtype))
+            fill_host(seed_from_key(key_words), out)
+            return out
 
-        if isinstance(data, jax.core.Tracer):
+        if isinstance(data, jax.core.Tracer):  # inside jit: JAX owns (and copies) the callback's result
             return jax.pure_callback(host, jax.ShapeDtypeStruct(shape, dtype), data, vmap_method="sequential")
-        return jnp.asarray(host(np.asarray(data)))
+        return jax.device_put(host(np.asarray(data)))
 
     return init
-
-
-def _constant_array(value):
-    def make(seed, shape, dtype):
-        return fill_constant(np.empty(shape, dtype), value)
-    return make
 
 
 def constant(value, dtype=None):
     """Every value ``value`` (``jax.nn.initializers.constant``)."""
     value = float(value)
-    return _initializer(_constant_array(value), dtype)
+    return _initializer(lambda seed, out: fill_constant(out, value), dtype)
 
 
 def zeros(key, shape, dtype=None):
@@ -100,29 +99,27 @@ def ones(key, shape, dtype=None):
 
 def uniform(scale=1e-2, dtype=None):
     r""":math:`\mathcal{U}[0, \text{scale})`."""
-    return _initializer(lambda seed, shape, dt: _schemes.uniform(shape, low=0.0, high=float(scale), dtype=dt,
-                                                                 seed=seed), dtype)
+    return _initializer(lambda seed, out: _schemes.uniform(out=out, low=0.0, high=float(scale), seed=seed), dtype)
 
 
 def normal(stddev=1e-2, dtype=None):
     r""":math:`\mathcal{N}(0, \text{stddev}^2)`."""
-    return _initializer(lambda seed, shape, dt: _schemes.normal(shape, std=float(stddev), dtype=dt, seed=seed), dtype)
+    return _initializer(lambda seed, out: _schemes.normal(out=out, std=float(stddev), seed=seed), dtype)
 
 
 def truncated_normal(stddev=1e-2, dtype=None, lower=-2.0, upper=2.0):
     r"""``stddev`` times a standard normal truncated to ``[lower, upper]`` (bounds in units of stddev)."""
     stddev, lower, upper = float(stddev), float(lower), float(upper)
-    return _initializer(lambda seed, shape, dt: _schemes.truncated_normal(
-        shape, std=stddev, a=lower * stddev, b=upper * stddev, dtype=dt, seed=seed), dtype)
+    return _initializer(lambda seed, out: _schemes.truncated_normal(
+        out=out, std=stddev, a=lower * stddev, b=upper * stddev, seed=seed), dtype)
 
 
 def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1, batch_axis=(), dtype=None):
     r"""JAX's ``variance_scaling``: variance ``scale / n``, ``n`` the fan of ``mode`` from the axes;
     ``distribution`` ``"truncated_normal"`` (std divided by 0.8796...), ``"normal"`` or ``"uniform"``."""
-    def make(seed, shape, dt):
-        return _schemes.variance_scaling(shape, scale=float(scale), mode=mode, distribution=distribution,
-                                         in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis, dtype=dt,
-                                         seed=seed)
+    def make(seed, out):
+        return _schemes.variance_scaling(out=out, scale=float(scale), mode=mode, distribution=distribution,
+                                         in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis, seed=seed)
     if mode not in ("fan_in", "fan_out", "fan_avg", "fan_geo_avg"):
         raise ValueError(f"invalid mode for variance scaling initializer: {mode}")
     if distribution not in ("truncated_normal", "normal", "uniform"):
@@ -151,32 +148,35 @@ kaiming_uniform = he_uniform
 kaiming_normal = he_normal
 
 
-def _orthogonal_array(seed, shape, dtype, scale, column_axis):
-    """JAX's orthogonal: Q of an (n_rows, n_cols) normal matrix, n_cols = shape[column_axis]."""
+def _orthogonal_into(seed, out, scale, column_axis):
+    """JAX's orthogonal into ``out``: Q of an (n_rows, n_cols) normal matrix, n_cols = shape[column_axis]."""
+    shape = out.shape
     if len(shape) < 2:
         raise ValueError("orthogonal initializer requires at least a 2D shape")
     n_cols = shape[column_axis]
     n_rows = int(np.prod(shape)) // n_cols if n_cols else 0
     moved = tuple(np.delete(shape, column_axis)) + (n_cols,)
-    q = _schemes.orthogonal((n_rows, n_cols), gain=float(scale), dtype=dtype, seed=seed)
-    return np.moveaxis(q.reshape(moved), -1, column_axis)
+    q = _schemes.orthogonal((n_rows, n_cols), gain=float(scale), dtype=out.dtype, seed=seed)
+    out[...] = np.moveaxis(q.reshape(moved), -1, column_axis)
+    return out
 
 
 def orthogonal(scale=1.0, column_axis=-1, dtype=None):
     """A matrix with orthonormal columns along ``column_axis`` (Haar distributed), times ``scale``."""
-    return _initializer(functools.partial(_orthogonal_array, scale=scale, column_axis=column_axis), dtype)
+    return _initializer(functools.partial(_orthogonal_into, scale=scale, column_axis=column_axis), dtype)
 
 
 def delta_orthogonal(scale=1.0, column_axis=-1, dtype=None):
     """Xiao et al. (2018): an orthogonal ``shape[-2:]`` matrix at the centre tap ``(k - 1) // 2`` of a
     3-, 4- or 5-d conv kernel ``(*kernel, in, out)``, zeros elsewhere."""
-    def make(seed, shape, dt):
+    def make(seed, out):
+        shape = out.shape
         if len(shape) not in (3, 4, 5):
             raise ValueError("Delta orthogonal initializer requires a 3D, 4D or 5D shape.")
         if shape[-1] < shape[-2]:
             raise ValueError("`fan_in` must be less or equal than `fan_out`. ")
-        w = fill_constant(np.empty(shape, dt), 0.0)
+        fill_constant(out, 0.0)
         centre = tuple((k - 1) // 2 for k in shape[:-2])
-        w[centre] = _orthogonal_array(seed, shape[-2:], dt, scale, column_axis)
-        return w
+        _orthogonal_into(seed, out[centre], scale, column_axis)
+        return out
     return _initializer(make, dtype)
