@@ -1,0 +1,55 @@
+"""The tensor a Keras initializer returns, for the active Keras backend, filled
+in place by fastinit and handed over without a copy where the backend allows:
+
+* ``jax``: a 64-byte-aligned host buffer, adopted as is by ``jax.device_put``
+  on the CPU backend (a GPU or TPU device gets one host-to-device copy);
+* ``torch``: a ``torch.empty`` tensor filled through a NumPy view of its
+  memory (bfloat16 included), moved only if Keras' torch device is not the CPU;
+* ``numpy``: the filled array itself;
+* any other backend (TensorFlow, OpenVINO): ``keras.ops.convert_to_tensor`` of
+  the filled array, which copies.
+"""
+
+import keras
+import numpy as np
+
+from .. import _formats
+from .._buffers import aligned_empty
+
+#: Keras dtype names fastinit's kernels produce.
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+def float_dtype(dtype):
+    """The Keras name of ``dtype`` (``None``: Keras' ``floatx()``), which must be a float dtype."""
+    try:
+        name = keras.backend.standardize_dtype(dtype)
+    except ValueError as error:
+        raise ValueError(f"dtype must be one of {', '.join(FLOAT_DTYPES)}, got {dtype!r}") from error
+    if name not in FLOAT_DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(FLOAT_DTYPES)}, got {dtype!r}")
+    return name
+
+
+def filled(shape, dtype, fill):
+    """``fill(out)`` on a new C-contiguous host buffer of ``shape`` and the
+    Keras float dtype name ``dtype``, returned as the backend's tensor."""
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        from ..torch._tensors import numpy_view
+
+        tensor = torch.empty(shape, dtype=getattr(torch, dtype))
+        fill(numpy_view(tensor))
+        return keras.ops.convert_to_tensor(tensor)  # no copy on the CPU
+    array_dtype = _formats.resolve_dtype(dtype)
+    if backend == "jax":
+        import jax
+
+        out = aligned_empty(shape, array_dtype)
+        fill(out)
+        return jax.device_put(out)
+    out = np.empty(shape, array_dtype)
+    fill(out)
+    return out if backend == "numpy" else keras.ops.convert_to_tensor(out, dtype)
