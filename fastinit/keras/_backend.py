@@ -5,7 +5,8 @@ in place by fastinit and handed over without a copy where the backend allows:
   on the CPU backend (a GPU or TPU device gets one host-to-device copy);
 * ``torch``: a ``torch.empty`` tensor filled through a NumPy view of its
   memory (bfloat16 included), moved only if Keras' torch device is not the CPU;
-* ``numpy``: the filled array itself;
+* ``numpy``: the filled array itself (a Keras variable then holds a copy:
+  the NumPy backend's ``convert_to_tensor`` is ``np.array``);
 * any other backend (TensorFlow, OpenVINO): ``keras.ops.convert_to_tensor`` of
   the filled array, which copies.
 """
@@ -47,7 +48,8 @@ def filled(shape, dtype, fill):
     if backend == "jax":
         import jax
 
-        out = aligned_empty(shape, array_dtype)
+        # JAX's own narrowing: float64 is float32 unless jax_enable_x64 (as Keras' initializers give)
+        out = aligned_empty(shape, jax.dtypes.canonicalize_dtype(array_dtype))
         fill(out)
         return jax.device_put(out)
     out = np.empty(shape, array_dtype)

@@ -252,13 +252,10 @@ class VarianceScaling(RandomInitializer):
     def __call__(self, shape, dtype=None):
         shape = _shape(shape)
         fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
-        # Keras divides by max(1, fan): fans of at least 1 give the same divisor
-        if self.mode == "fan_in":
-            fan_in = max(1, fan_in)
-        elif self.mode == "fan_out":
-            fan_out = max(1, fan_out)
-        elif (fan_in + fan_out) / 2 < 1:
-            fan_in = fan_out = 1
+        # Keras divides by max(1, fan). Fans are products of dimensions, so a
+        # tensor with elements has fans >= 1 and the max changes nothing; an
+        # empty one (a zero fan) gets fans of 1 and no values.
+        fan_in, fan_out = max(1, fan_in), max(1, fan_out)
         seed, scale = self.stream_seed(), float(self.scale)
         distribution = "normal" if self.distribution == "untruncated_normal" else self.distribution
         return filled(shape, float_dtype(dtype), lambda out: _schemes.variance_scaling(
