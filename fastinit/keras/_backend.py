@@ -39,9 +39,10 @@ def filled(shape, dtype, fill):
     if backend == "torch":
         import torch
 
-        from ..torch._tensors import numpy_view
+        from ..torch._tensors import advise_huge_pages, numpy_view
 
         tensor = torch.empty(shape, dtype=getattr(torch, dtype))
+        advise_huge_pages(tensor)  # fresh memory: fault it in 2 MiB pages
         fill(numpy_view(tensor))
         return keras.ops.convert_to_tensor(tensor)  # no copy on the CPU
     array_dtype = _formats.resolve_dtype(dtype)
