@@ -28,18 +28,18 @@ def main(argv=None):
     args = parser.parse_args(argv)
     ft.normal_(torch.empty(args.elements), seed=0)  # kernels loaded, threads started
     times = {"warm tensor": [], "fresh, 4 KiB pages": [], "fresh, huge pages asked for": []}
-    threshold = _tensors.HUGE_PAGE_MIN_BYTES
+    default = _tensors.HUGE_PAGES
     for _ in range(args.rounds):
         warm = torch.empty(args.elements)
         ft.normal_(warm, seed=0)
         times["warm tensor"].append(fill_time(warm))
         del warm
-        _tensors.HUGE_PAGE_MIN_BYTES = 1 << 62   # no madvise
         try:
-            times["fresh, 4 KiB pages"].append(fill_time(torch.empty(args.elements)))
+            for label, huge in (("fresh, 4 KiB pages", False), ("fresh, huge pages asked for", True)):
+                _tensors.HUGE_PAGES = huge
+                times[label].append(fill_time(torch.empty(args.elements)))
         finally:
-            _tensors.HUGE_PAGE_MIN_BYTES = threshold
-        times["fresh, huge pages asked for"].append(fill_time(torch.empty(args.elements)))
+            _tensors.HUGE_PAGES = default
     base = statistics.median(times["warm tensor"])
     print(f"{args.elements} float32 elements, {args.rounds} interleaved rounds\n")
     print("| fill of | median (s) | all rounds (s) | vs warm |")

@@ -112,13 +112,13 @@ def alternate(rounds):
 
     ours, theirs = fk.RandomNormal(seed=0), keras.initializers.RandomNormal(seed=0)
     ours((10,)), theirs((10,)), ours(SHAPE)  # load the kernels
-    threshold = tensors.HUGE_PAGE_MIN_BYTES
-    for label, minimum in (("huge pages asked for", threshold), ("4 KiB pages", 1 << 62)):
-        tensors.HUGE_PAGE_MIN_BYTES = minimum
+    default = tensors.HUGE_PAGES
+    for label, huge in (("huge pages asked for", True), ("4 KiB pages", False)):
+        tensors.HUGE_PAGES = huge
         pairs = [(timed(lambda: theirs(SHAPE)), timed(lambda: ours(SHAPE))) for _ in range(rounds)]
         print(f"{keras.backend.backend()}, {label}: Keras / fastinit.keras (s): "
               + "  ".join(f"{k:.3f}/{f:.3f}" for k, f in pairs))
-    tensors.HUGE_PAGE_MIN_BYTES = threshold
+    tensors.HUGE_PAGES = default
 
 
 def main(argv=None):

@@ -23,6 +23,7 @@ from collections import namedtuple
 import numpy as np
 
 from . import _formats
+from ._buffers import aligned_empty
 from ._regions import check_shape, fill_region, normalize_region, region_shape
 from ._validate import check_out, check_real
 from .bits import _check_seed, derive_seed
@@ -211,7 +212,7 @@ def _target(name, shape, out, dtype, region):
     full = check_shape(shape)
     resolved = _formats.resolve_dtype(np.float32 if dtype is None else dtype)
     bounds = None if region is None else normalize_region(region, full)
-    return np.empty(full if bounds is None else region_shape(bounds), resolved), full, bounds
+    return aligned_empty(full if bounds is None else region_shape(bounds), resolved), full, bounds
 
 
 def _fill(target, full, bounds, fill, **kwargs):

@@ -55,7 +55,14 @@ def as_numpy(tensor):
 # ---------------------------------------------------------------------------
 # Fresh memory: transparent huge pages before the first touch
 # ---------------------------------------------------------------------------
-#: Tensors at least this large ask for transparent huge pages before a fill.
+#: Ask for transparent huge pages before filling fresh tensors (off). Measured
+#: on this project's machines (a virtual machine): a GPT-2-small stack's first
+#: build in a new process under ``fast_init`` took 0.83-1.01 s with huge pages
+#: and 0.18-0.22 s without (``python bench/gpt2_first_build.py``), since fresh
+#: 2 MiB pages must be backed by the host again; huge pages only won in a loop
+#: that frees and refills one tensor (``bench/fresh_memory.py``).
+HUGE_PAGES = False
+#: With HUGE_PAGES, tensors at least this large ask for them.
 HUGE_PAGE_MIN_BYTES = 4 << 20
 _HUGE = 2 << 20
 _MADV_HUGEPAGE = getattr(mmap, "MADV_HUGEPAGE", 14)
@@ -75,14 +82,16 @@ def _madvise():
 
 
 def advise_huge_pages(tensor):
-    """Ask the kernel to back the 2 MiB-aligned interior of a large tensor's
-    memory with transparent huge pages (``madvise(MADV_HUGEPAGE)``).
+    """With ``HUGE_PAGES`` on, ask the kernel to back the 2 MiB-aligned interior
+    of a large tensor's memory with transparent huge pages (``madvise(MADV_HUGEPAGE)``).
 
     torch's CPU allocator hands out fresh anonymous memory for large tensors;
     first-touch faults on 4 KiB pages then cost as much as the fill itself.
     With huge pages one fault maps 2 MiB. The values are unchanged; where the
     call is not available or fails (another OS, file-backed memory), nothing
     happens."""
+    if not HUGE_PAGES:
+        return
     nbytes = tensor.numel() * tensor.element_size()
     if nbytes < HUGE_PAGE_MIN_BYTES or not tensor.is_contiguous():
         return
