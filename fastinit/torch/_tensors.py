@@ -33,7 +33,7 @@ def fillable(tensor):
 
 def numpy_view(tensor):
     """A NumPy array sharing ``tensor``'s memory (``fillable(tensor)`` must hold)."""
-    data = tensor.detach()
+    data = tensor.detach() if tensor.requires_grad else tensor  # .numpy() refuses tensors that require grad
     if data.dtype == torch.bfloat16:
         return data.view(torch.int16).numpy().view(_formats.bfloat16_dtype())
     return data.numpy()
@@ -41,8 +41,8 @@ def numpy_view(tensor):
 
 def seed_from_generator(generator):
     """64 bits drawn from a torch generator (torch's global one for None)."""
-    words = torch.randint(0, 2**32, (2,), dtype=torch.int64, generator=generator)
-    return int(words[0]) | int(words[1]) << 32
+    low, high = torch.randint(0, 2**32, (2,), dtype=torch.int64, generator=generator).tolist()  # one conversion
+    return low | high << 32
 
 
 def as_numpy(tensor):

@@ -96,27 +96,33 @@ def _whole(name, tensor):
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None):
     r"""Fill ``tensor`` with :math:`\mathcal{U}(a, b)` (values in ``[a, b)``)."""
-    return _filled("uniform_", tensor,
-                   lambda v, s, **where: _schemes.uniform(where.get("shape"), out=v, low=a, high=b, seed=s,
-                                                          region=where.get("region")),
-                   a, b, generator, seed=seed, generator=generator)
+    def fill(v, s, shape=None, region=None):
+        if region is None:  # the whole tensor: straight to the kernel (a bias is all call overhead)
+            return fill_uniform(v, a, b, seed=s)
+        return _schemes.uniform(shape, out=v, low=a, high=b, seed=s, region=region)
+
+    return _filled("uniform_", tensor, fill, a, b, generator, seed=seed, generator=generator)
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None):
     r"""Fill ``tensor`` with :math:`\mathcal{N}(\text{mean}, \text{std}^2)`."""
-    return _filled("normal_", tensor,
-                   lambda v, s, **where: _schemes.normal(where.get("shape"), out=v, mean=mean, std=std, seed=s,
-                                                         region=where.get("region")),
-                   mean, std, generator, seed=seed, generator=generator)
+    def fill(v, s, shape=None, region=None):
+        if region is None:
+            return fill_normal(v, mean, std, seed=s)
+        return _schemes.normal(shape, out=v, mean=mean, std=std, seed=s, region=region)
+
+    return _filled("normal_", tensor, fill, mean, std, generator, seed=seed, generator=generator)
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, seed=None):
     r"""Fill ``tensor`` with :math:`\mathcal{N}(\text{mean}, \text{std}^2)` truncated to the absolute
     bounds :math:`[a, b]` (exact in the tails, every value in ``[a, b]``)."""
-    return _filled("trunc_normal_", tensor,
-                   lambda v, s, **where: _schemes.truncated_normal(where.get("shape"), out=v, mean=mean, std=std,
-                                                                   a=a, b=b, seed=s, region=where.get("region")),
-                   mean, std, a, b, generator, seed=seed, generator=generator)
+    def fill(v, s, shape=None, region=None):
+        if region is None:
+            return fill_truncated_normal(v, mean, std, a, b, seed=s)
+        return _schemes.truncated_normal(shape, out=v, mean=mean, std=std, a=a, b=b, seed=s, region=region)
+
+    return _filled("trunc_normal_", tensor, fill, mean, std, a, b, generator, seed=seed, generator=generator)
 
 
 def constant_(tensor, val):
