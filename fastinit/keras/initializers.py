@@ -90,26 +90,22 @@ class Constant(Initializer):
         return {"value": self.value}
 
 
-@_register
-class Zeros(Constant):
-    """Zeros."""
+def _fixed_constant(name, value):
+    """``Zeros`` and ``Ones``: a Constant without arguments."""
 
     def __init__(self):
-        super().__init__(0.0)
+        Constant.__init__(self, value)
 
     def get_config(self):
         return {}
 
+    cls = type(name, (Constant,), {"__init__": __init__, "get_config": get_config, "__doc__": f"{value} everywhere.",
+                                   "__module__": __name__})
+    return _register(cls)
 
-@_register
-class Ones(Constant):
-    """Ones."""
 
-    def __init__(self):
-        super().__init__(1.0)
-
-    def get_config(self):
-        return {}
+Zeros = _fixed_constant("Zeros", 0.0)
+Ones = _fixed_constant("Ones", 1.0)
 
 
 @_register
