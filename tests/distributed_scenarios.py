@@ -404,7 +404,8 @@ SCENARIOS = {
 BY_WORLD_SIZE = {
     2: [name for name in SCENARIOS if name != "two_dimensional"],
     4: ["fsdp_per_layer_float32", "fsdp_per_layer_bfloat16", "fsdp_default_init", "tensor_parallel_float32",
-        "tensor_parallel_bfloat16", "tensor_parallel_uneven", "replicated_without_communication", "partial_placement_raises",
+        "tensor_parallel_bfloat16", "tensor_parallel_uneven", "replicated_without_communication",
+        "initialization_sends_nothing", "drop_ins_on_shards", "partial_placement_raises",
         "llama_fsdp_per_layer_float32", "gpt2_fsdp_per_layer_bfloat16", "two_dimensional"],
 }
 
