@@ -155,41 +155,37 @@ class RandomInitializer(Initializer):
         return {"seed": keras.saving.serialize_keras_object(self._init_seed)}
 
 
-@_register
-class RandomNormal(RandomInitializer):
-    r""":math:`\mathcal{N}(\text{mean}, \text{stddev}^2)`."""
+class _MeanStddev(RandomInitializer):
+    """The arguments, defaults and config of RandomNormal and TruncatedNormal."""
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         self.mean = mean
         self.stddev = stddev
         super().__init__(seed=seed)
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
+
+
+@_register
+class RandomNormal(_MeanStddev):
+    r""":math:`\mathcal{N}(\text{mean}, \text{stddev}^2)`."""
 
     def __call__(self, shape, dtype=None):
         seed, mean, std = self.stream_seed(), float(self.mean), float(self.stddev)
         return filled(_shape(shape), float_dtype(dtype),
                       lambda out: _schemes.normal(out=out, mean=mean, std=std, seed=seed))
 
-    def get_config(self):
-        return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
-
 
 @_register
-class TruncatedNormal(RandomInitializer):
+class TruncatedNormal(_MeanStddev):
     r""":math:`\mathcal{N}(\text{mean}, \text{stddev}^2)` truncated to ``mean +- 2 stddev``
     (no variance correction), exact in the tails: every value lies in the interval."""
-
-    def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean = mean
-        self.stddev = stddev
-        super().__init__(seed=seed)
 
     def __call__(self, shape, dtype=None):
         seed, mean, std = self.stream_seed(), float(self.mean), float(self.stddev)
         return filled(_shape(shape), float_dtype(dtype), lambda out: _schemes.truncated_normal(
             out=out, mean=mean, std=std, a=mean - 2 * std, b=mean + 2 * std, seed=seed))
-
-    def get_config(self):
-        return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
 
 
 @_register

@@ -53,6 +53,12 @@ def _seed(seed, generator):
     return _check_seed(seed) if seed is not None else seed_from_generator(generator)
 
 
+def _delegated(seed, generator):
+    """True where a random call goes to torch's own function for the active
+    context to intercept: no ``seed``, no ``generator``, a context active."""
+    return seed is None and generator is None and _state.active() is not None
+
+
 def _empty(tensor):
     if tensor.numel() == 0:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
@@ -68,7 +74,7 @@ def _filled(name, tensor, fill, *fallback_args, seed=None, generator=None, rando
     context intercepts: the stream is then the context's. A DTensor gets
     ``fill(box, seed, shape=global shape, region=box bounds)`` for each box of
     its local shard, so its gathered values are those of the unsharded call."""
-    if random and seed is None and generator is None and _state.active() is not None:
+    if random and _delegated(seed, generator):
         return _TORCH[name](tensor, *fallback_args)
     view = as_numpy(tensor)
     if view is not None:
@@ -199,9 +205,10 @@ def orthogonal_(tensor, gain=1, generator=None, *, seed=None):
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     if tensor.numel() == 0:
         return tensor
-    if seed is not None or generator is not None or _state.active() is None:
+    delegated = _delegated(seed, generator)
+    if not delegated:
         _whole("orthogonal_", tensor)
-    if as_numpy(tensor) is None or (seed is None and generator is None and _state.active() is not None):
+    if delegated or as_numpy(tensor) is None:
         return _TORCH["orthogonal_"](tensor, gain, generator)
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
@@ -220,7 +227,7 @@ def orthogonal_(tensor, gain=1, generator=None, *, seed=None):
 def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None):
     r"""A 2-d matrix of :math:`\mathcal{N}(0, \text{std}^2)` values with exactly ``ceil(sparsity * rows)``
     zeros in each column, at uniformly random rows (Martens, 2010)."""
-    if seed is not None or generator is not None or _state.active() is None:
+    if not _delegated(seed, generator):
         _whole("sparse_", tensor)
     return _filled("sparse_", tensor,
                    lambda v, s: _schemes.sparse(out=v, sparsity=sparsity, std=std, seed=s),

@@ -59,10 +59,11 @@ def write(distribution, params, tensor, seed, offset=0):
     its local shard, the elements at the shard's positions in the global tensor."""
     fill = _FILLS[distribution]
     if is_dtensor(tensor):
+        boxes = global_boxes(tensor)  # raises for placements without element positions
         local = local_of(tensor)
         advise_huge_pages(local)
         view = numpy_view(local)
-        for index, bounds in global_boxes(tensor):
+        for index, bounds in boxes:
             fill_region(lambda part, offset: fill(part, params, seed, offset), view[index], tuple(tensor.shape),
                         bounds)
         return tensor
@@ -141,8 +142,6 @@ class _Context(TorchFunctionMode):
             return self.to_torch(tensor, fallback)
         if tensor.numel():
             sharded = is_dtensor(tensor)
-            if sharded:
-                global_boxes(tensor)  # placements without element positions raise here, before any write
             if generator is not None:
                 job = functools.partial(write, distribution, params, tensor, seed_from_generator(generator))
                 self.streams.written(tensor, None)
@@ -150,7 +149,9 @@ class _Context(TorchFunctionMode):
                 job = self.streams.plan(distribution, params, tensor)
             if sharded:
                 # DTensor operations reach the local shard below this mode, where a
-                # pending fill would not be seen: a shard is filled at once
+                # pending fill would not be seen: a shard is filled at once (and
+                # write() raises for placements without element positions before
+                # it writes anything)
                 job()
             else:
                 self._run_or_defer(tensor, job)
