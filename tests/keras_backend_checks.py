@@ -7,7 +7,6 @@ by the main run (its name does not start with ``test_``).
 
 import math
 import os
-import random
 
 import keras
 import numpy as np
