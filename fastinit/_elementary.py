@@ -14,6 +14,8 @@ Accuracy, measured against long-double references in ``tests/test_elementary.py`
   exact quadrant reduction, <= 2.5 ulp (absolute error <= 1.5 eps near zeros).
 * ``ndtri_lower_f64``: AS 241 (Wichura 1988, PPND16), relative error
   <= 2e-15 against scipy for ``1e-300 <= p <= 1/2``.
+* ``ndtri_central_f32``: the quantile ``Phi^-1(1/2 + q)`` for float32
+  ``|q| <= 0.4775`` (``|z| <= 2.0047``), a 4/4 rational, <= 8 ulp.
 """
 
 import numpy as np
@@ -234,6 +236,36 @@ def ndtri_array(p, out):
         x = ndtri_lower_f64(_F64(1.0) - pi if upper else pi)
         out[i] = -x if upper else x
     return out
+
+
+# --------------------------------------------------------------------------
+# The float32 central quantile of the truncated normal (stream format 3):
+# Phi^-1(1/2 + q) = q * N(r) / D(r), r = (1/2 - |q|) * (1/2 + |q|) = 1/4 - q**2,
+# for |q| <= CENTRAL_LIMIT_F32, i.e. |z| <= 2.0047: the whole of the +-2
+# standard deviations of torch's, Keras' and JAX's truncated initializers.
+# Degree 4 over 4, fitted for relative error (docs/truncated_central_fit.py
+# prints these float32 values). r vanishes at the quantile's singularity
+# q = 1/2, so every coefficient is positive and Horner's rule does not
+# cancel; the factored r is exact to one rounding near the ends, where
+# 1/4 - q*q would lose the low bits of q*q. One division, no logarithm.
+# --------------------------------------------------------------------------
+CENTRAL_LIMIT_F32 = _F32(0.4775)
+_CENTRAL_NUM_F32 = tuple(_F32(float.fromhex(c)) for c in reversed((
+    "0x1.8ea29ap+2", "0x1.0ac5d8p+10", "0x1.83567cp+14", "0x1.7f0ccap+16", "0x1.1af8f6p+15")))
+_CENTRAL_DEN_F32 = tuple(_F32(float.fromhex(c)) for c in reversed((
+    "0x1.0p+0", "0x1.d0de4ep+7", "0x1.ce07e8p+12", "0x1.629540p+15", "0x1.48d308p+15")))
+
+
+@inline
+def ndtri_central_f32(q):
+    """Phi^-1(1/2 + q) for a float32 |q| <= CENTRAL_LIMIT_F32 (odd in q)."""
+    n4, n3, n2, n1, n0 = _CENTRAL_NUM_F32
+    d4, d3, d2, d1, d0 = _CENTRAL_DEN_F32
+    a = abs(q)
+    r = (_F32(0.5) - a) * (_F32(0.5) + a)
+    num = (((n4 * r + n3) * r + n2) * r + n1) * r + n0
+    den = (((d4 * r + d3) * r + d2) * r + d1) * r + d0
+    return q * (num / den)
 
 
 # --------------------------------------------------------------------------

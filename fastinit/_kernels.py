@@ -7,9 +7,11 @@ specialized at compile time on two things only:
   (``_per_counter``: 4 for 32-bit outputs, 2 for 64-bit outputs);
 * the type of the parameter tuple: ``Uniform`` (and ``Normal`` for 32-bit
   outputs) pick a transform from four 32-bit words to those elements
-  (``_values``); ``TruncatedNormal`` picks a block in passes
-  (``_truncated_block``) that spends the inverse CDF's logarithm only on the
-  elements in its tails; ``Normal`` for float64 outputs picks the ziggurat
+  (``_values``); ``TruncatedNormal`` picks a block (``_truncated_block32``:
+  a float32 rational for the central quantiles, ``_truncated_block``: AS 241's
+  central rational for float64) whose few tail elements, which need a
+  logarithm, wait in a list resolved in batches (``_truncated_flush``);
+  ``Normal`` for float64 outputs picks the ziggurat
   block (``_ziggurat_block``), whose few elements off the fast path wait in a
   list and are resolved in batches (``_ziggurat_flush``).
 
@@ -29,10 +31,12 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import overload
 
 from ._elementary import (
+    CENTRAL_LIMIT_F32,
     as241_is_central,
     f32_to_bf16_bits,
     f32_to_f16_bits,
     log_f32,
+    ndtri_central_f32,
     ndtri_central_f64,
     ndtri_lower_f64,
     sincos_turns_f32,
@@ -40,7 +44,7 @@ from ._elementary import (
 from ._jit import INLINE_OPTIONS, inline, kernel, parallel_kernel, prefer_wide_vectors
 from ._philox import philox4x32_10
 from ._ziggurat import attempt, draw, fast_path, resolve
-from .bits import NORMAL_ID
+from .bits import NORMAL_ID, TRUNCATED_NORMAL_ID
 
 LANES = 128  # counters per block (part of the stream format)
 
@@ -48,16 +52,23 @@ LANES = 128  # counters per block (part of the stream format)
 Uniform = namedtuple("Uniform", ["low", "span", "top"])
 Normal = namedtuple("Normal", ["mean", "std"])
 TruncatedNormal = namedtuple(
-    "TruncatedNormal", ["mean", "std", "sign", "p_low", "q_high", "width", "clip_low", "clip_high"]
+    "TruncatedNormal",
+    ["mean", "std", "sign", "p_low", "q_high", "width", "clip_low", "clip_high",
+     "q_start", "q_span", "regime"],
 )
+# Which elements of a float32-stream truncated normal can take the central
+# branch (known from the interval, see distributions._truncated_params): all,
+# some, or none. The branch of each element is its own (|q| > CENTRAL_LIMIT_F32
+# takes the tail path); the regime only skips work that would find nothing.
+CENTRAL_ONLY, MIXED, TAILS_ONLY = 0, 1, 2
 # 16-bit output formats: the float32 stream, clamped to [low, high] (float32
 # values representable in the format) and rounded to nearest even. Native
 # float32/float64 outputs pass ``None`` as their format.
 Float16 = namedtuple("Float16", ["low", "high"])
 BFloat16 = namedtuple("BFloat16", ["low", "high"])
-# Internal: the open-interval uniforms of section 4 of the spec, as float64.
-OpenUnits = namedtuple("OpenUnits", ["unused"])
-_OPEN_UNITS = OpenUnits(0)
+# Internal: the raw Philox words.
+RawWords = namedtuple("RawWords", ["unused"])
+_RAW_WORDS = RawWords(0)
 
 _U64 = np.uint64
 _F32 = np.float32
@@ -159,6 +170,28 @@ def truncated_value(p, like, signed_probability, z):
     return v if v < hi else hi
 
 
+@inline
+def truncated_central_f32(p, w):
+    """(q, value) of a float32-stream element from its word: q = q_start +
+    q_span * unit24(w) in float32, value = mean + std * Phi^-1(1/2 + q) in
+    float32, clamped to [clip_low, clip_high]. Valid where |q| <=
+    CENTRAL_LIMIT_F32; the caller sends the others to truncated_tail_f32."""
+    q = _F32(p.q_start) + _F32(p.q_span) * unit_f32(w)
+    v = _F32(p.mean) + _F32(p.std) * ndtri_central_f32(q)
+    lo = _F32(p.clip_low)
+    hi = _F32(p.clip_high)
+    v = v if v > lo else lo
+    return q, (v if v < hi else hi)
+
+
+@inline
+def truncated_tail_f32(p, like, w):
+    """The float32 value of an element on the tail path: AS 241 in float64
+    on its open32 uniform; like is a float32 array."""
+    s = truncated_probability(p, open_unit_f32_as_f64(w))
+    return truncated_value(p, like, s, ndtri_lower_f64(abs(s)))
+
+
 def _values(params, out, w0, w1, w2, w3):
     """Stub: the output elements of one counter (a tuple of E values)."""
 
@@ -184,12 +217,12 @@ def _values_overload(params, out, w0, w1, w2, w3):
                 return m + s * z0, m + s * z1, m + s * z2, m + s * z3
             return normal32
         return None  # float64 normals come from the ziggurat block (_ziggurat_block)
-    if name is OpenUnits:
-        if is32:
-            return lambda params, out, w0, w1, w2, w3: (
-                open_unit_f32_as_f64(w0), open_unit_f32_as_f64(w1),
-                open_unit_f32_as_f64(w2), open_unit_f32_as_f64(w3))
-        return lambda params, out, w0, w1, w2, w3: (open_unit_f64(w0, w1), open_unit_f64(w2, w3))
+    if name is TruncatedNormal and is32:  # the central branch (regime CENTRAL_ONLY)
+        return lambda params, out, w0, w1, w2, w3: (
+            truncated_central_f32(params, w0)[1], truncated_central_f32(params, w1)[1],
+            truncated_central_f32(params, w2)[1], truncated_central_f32(params, w3)[1])
+    if name is RawWords:
+        return lambda params, out, w0, w1, w2, w3: (w0, w1, w2, w3)
     return None
 
 
@@ -235,35 +268,138 @@ def _counter_loop(dst, start, cbase, params, k0, k1, c2, c3, like):
         _store(dst, base, t, _values(params, like, w0, w1, w2, w3))
 
 
+_BLOCK32 = 4 * LANES  # float32 elements per block
+_BLOCK64 = 2 * LANES  # float64 elements per block
+#: Truncated-normal elements on the tail path (a logarithm, a square root and
+#: a rational in float64) wait in a list, resolved once it holds this many:
+#: a block has only a few, too few for a vector loop of their own.
+TAIL_FLUSH_AT = 256
+#: The list's capacity: a flush leaves it empty, one block adds at most 512.
+TAIL_PENDING = TAIL_FLUSH_AT + _BLOCK32
+
+# A thread's working memory for truncated-normal blocks: per element of the
+# block its word (32-bit stream) or signed probability (64-bit stream) and a
+# tail flag (as bytes and as 64-bit words, one buffer); the flagged positions;
+# and the pending tail elements: count, place in dst, signed probability,
+# quantile.
+TruncatedScratch = namedtuple(
+    "TruncatedScratch", ["block", "flags", "flag_words", "tails", "count", "place", "signed", "quantile"])
+
+
+@inline
+def _flagged(flag_words, tails):
+    """List in tails the positions of the set flag bytes; return how many.
+    Almost every word of eight flags is zero, so this is a scan of words."""
+    m = _U64(0)
+    for k in range(_U64(flag_words.size)):
+        word = flag_words[k]
+        while word:
+            tails[m] = k * _U64(8) + (_U64(trailing_zeros(word)) >> _U64(3))
+            word &= word - _U64(1)
+            m += _U64(1)
+    return m
+
+
+@inline
+def _truncated_flush(dst, params, k0, k1, c2, c3, scratch):
+    """Resolve the pending tail elements of dst: AS 241 on their
+    probabilities in one vector loop, then their values."""
+    prefer_wide_vectors()
+    count, place, signed, quantile = scratch.count, scratch.place, scratch.signed, scratch.quantile
+    m = count[0]
+    for k in range(m):  # contiguous, so this loop vectorizes
+        quantile[k] = ndtri_lower_f64(abs(signed[k]))
+    for k in range(m):
+        dst[place[k]] = truncated_value(params, dst, signed[k], quantile[k])
+    count[0] = 0
+
+
+@inline
+def _pend(dst, base, m, params, k0, k1, c2, c3, scratch, signed_of):
+    """Append the m flagged elements of the block at dst[base] to the pending
+    list (signed_of(params, scratch.block[i]) is element i's probability);
+    flush the list once it is long enough."""
+    count, place, signed, tails, block = scratch.count, scratch.place, scratch.signed, scratch.tails, scratch.block
+    n = count[0]
+    for k in range(m):
+        i = tails[k]
+        place[n + k] = base + i
+        signed[n + k] = signed_of(params, block[i])
+    count[0] = n + m
+    if n + m >= _U64(TAIL_FLUSH_AT):
+        _truncated_flush(dst, params, k0, k1, c2, c3, scratch)
+
+
+@inline
+def _signed_of_word(params, w):
+    return truncated_probability(params, open_unit_f32_as_f64(w))
+
+
+@inline
+def _signed_as_is(params, s):
+    return s
+
+
+@inline
+def _truncated_block32(dst, start, cbase, params, k0, k1, c2, c3, scratch):
+    """The float32-stream truncated-normal block. Every element whose float32
+    q lies within CENTRAL_LIMIT_F32 takes the central rational, in one vector
+    loop; the others (flagged, then pending) take AS 241 in float64. The
+    regime skips the work that would find nothing. c2 and c3 are
+    (TRUNCATED_NORMAL_ID, 32) here, as constants: they spare the loops two
+    broadcasts."""
+    prefer_wide_vectors()
+    base = _U64(start)
+    words, flags = scratch.block, scratch.flags
+    regime = params.regime
+    c2 = _U64(TRUNCATED_NORMAL_ID)
+    c3 = _U64(32)
+    if regime == CENTRAL_ONLY:
+        _counter_loop(dst, start, cbase, params, k0, k1, c2, c3, dst)
+    elif regime == TAILS_ONLY:  # a whole block of tail elements: one vector loop
+        _counter_loop(words, 0, cbase, _RAW_WORDS, k0, k1, c2, c3, dst)
+        for i in range(_U64(_BLOCK32)):
+            dst[base + i] = truncated_tail_f32(params, dst, words[i])
+    else:
+        limit = CENTRAL_LIMIT_F32
+        for t in range(_U64(LANES)):
+            c = cbase + t
+            w0, w1, w2, w3 = philox4x32_10(c & _MASK32, c >> _U64(32), c2, c3, k0, k1)
+            q0, v0 = truncated_central_f32(params, w0)
+            q1, v1 = truncated_central_f32(params, w1)
+            q2, v2 = truncated_central_f32(params, w2)
+            q3, v3 = truncated_central_f32(params, w3)
+            _store(dst, base, t, (v0, v1, v2, v3))
+            _store(words, _U64(0), t, (w0, w1, w2, w3))
+            _store(flags, _U64(0), t, (abs(q0) > limit, abs(q1) > limit, abs(q2) > limit, abs(q3) > limit))
+        m = _flagged(scratch.flag_words, scratch.tails)
+        _pend(dst, base, m, params, k0, k1, c2, c3, scratch, _signed_of_word)
+
+
 @inline
 def _truncated_block(dst, start, cbase, params, k0, k1, c2, c3, scratch):
-    """The truncated-normal block, in passes so that only the elements in
-    AS 241's tail branches pay for a logarithm and a square root:
-    uniforms -> signed probabilities and central-branch values for all ->
-    list of tail elements -> their exact tail values."""
-    n = _U64(_per_counter(dst) * LANES)
+    """The float64 truncated-normal block: every element's probability and
+    AS 241 central value in one vector loop; the elements in AS 241's tail
+    branches (flagged, then pending) pay for a logarithm and a square root.
+    c2 and c3 are (TRUNCATED_NORMAL_ID, 64), as constants."""
     base = _U64(start)  # unsigned indices: no negative-index wraparound in the loops
     prefer_wide_vectors()
-    probability, tail_index, tail_quantile = scratch
-    _counter_loop(probability, 0, cbase, _OPEN_UNITS, k0, k1, c2, c3, dst)
-    for i in range(n):
-        s = truncated_probability(params, probability[i])
-        probability[i] = s
-        dst[base + i] = truncated_value(params, dst, s, ndtri_central_f64(abs(s)))
-    m = _U64(0)
-    for i in range(n):  # compaction: the tail elements' positions and probabilities
-        p = abs(probability[i])
-        tail_index[m] = i
-        tail_quantile[m] = p
-        m += _U64(not as241_is_central(p))
-    for k in range(m):  # contiguous, so this loop vectorizes
-        tail_quantile[k] = ndtri_lower_f64(tail_quantile[k])
-    for k in range(m):
-        i = tail_index[k]
-        dst[base + i] = truncated_value(params, dst, probability[i], tail_quantile[k])
+    probability, flags = scratch.block, scratch.flags
+    c2 = _U64(TRUNCATED_NORMAL_ID)
+    c3 = _U64(64)
+    for t in range(_U64(LANES)):
+        c = cbase + t
+        w0, w1, w2, w3 = philox4x32_10(c & _MASK32, c >> _U64(32), c2, c3, k0, k1)
+        s0 = truncated_probability(params, open_unit_f64(w0, w1))
+        s1 = truncated_probability(params, open_unit_f64(w2, w3))
+        _store(dst, base, t, (truncated_value(params, dst, s0, ndtri_central_f64(abs(s0))),
+                              truncated_value(params, dst, s1, ndtri_central_f64(abs(s1)))))
+        _store(probability, _U64(0), t, (s0, s1))
+        _store(flags, _U64(0), t, (not as241_is_central(abs(s0)), not as241_is_central(abs(s1))))
+    m = _flagged(scratch.flag_words, scratch.tails)
+    _pend(dst, base, m, params, k0, k1, c2, c3, scratch, _signed_as_is)
 
 
-_BLOCK64 = 2 * LANES  # float64 elements per block
 #: Elements of ziggurat blocks that left the fast path (about 1.1 per block)
 #: wait in a list, which is resolved once it holds this many: enough for
 #: vector loops, soon enough that their places in dst are still in cache.
@@ -352,7 +488,7 @@ def _block(dst, start, cbase, params, k0, k1, c2, c3, scratch):
 def _block_overload(dst, start, cbase, params, k0, k1, c2, c3, scratch):
     kind = getattr(params, "instance_class", None)
     if kind is TruncatedNormal:
-        return _truncated_block.py_func
+        return _truncated_block32.py_func if dst.dtype.bitwidth <= 32 else _truncated_block.py_func
     if kind is Normal and dst.dtype == types.float64:
         return _ziggurat_block.py_func
     return lambda dst, start, cbase, params, k0, k1, c2, c3, scratch: _counter_loop(
@@ -365,8 +501,11 @@ def _flush(dst, params, k0, k1, c2, c3, scratch):
 
 @overload(_flush, jit_options=INLINE_OPTIONS)
 def _flush_overload(dst, params, k0, k1, c2, c3, scratch):
-    if getattr(params, "instance_class", None) is Normal and dst.dtype == types.float64:
+    kind = getattr(params, "instance_class", None)
+    if kind is Normal and dst.dtype == types.float64:
         return _ziggurat_flush.py_func
+    if kind is TruncatedNormal:
+        return _truncated_flush.py_func
     return lambda dst, params, k0, k1, c2, c3, scratch: None
 
 
@@ -378,9 +517,16 @@ def _scratch(params, out):
 def _scratch_overload(params, out):
     kind = getattr(params, "instance_class", None)
     if kind is TruncatedNormal:
+        is32 = out.dtype.bitwidth <= 32
+        per_block = _BLOCK32 if is32 else _BLOCK64
+        block_type = np.uint32 if is32 else np.float64
+
         def truncated_scratch(params, out):
-            n = _per_counter(out) * LANES
-            return np.empty(n, np.float64), np.empty(n, np.uint64), np.empty(n, np.float64)
+            flag_words = np.empty(per_block // 8, np.uint64)
+            return TruncatedScratch(np.empty(per_block, block_type), flag_words.view(np.bool_), flag_words,
+                                    np.empty(per_block, np.uint64), np.zeros(1, np.uint64),
+                                    np.empty(TAIL_PENDING, np.uint64), np.empty(TAIL_PENDING, np.float64),
+                                    np.empty(TAIL_PENDING, np.float64))
         return truncated_scratch
     if kind is Normal and out.dtype == types.float64:
         def ziggurat_scratch(params, out):

@@ -15,7 +15,7 @@ __all__ = ["STREAM_FORMAT_VERSION", "SEED_LIMIT", "philox4x32", "key_from_seed",
 
 #: Version of the stream format (docs/stream-format.md). Any change to how
 #: seeds, counters or words become values bumps it.
-STREAM_FORMAT_VERSION = 2
+STREAM_FORMAT_VERSION = 3
 
 #: Seeds are integers 0 <= seed < SEED_LIMIT.
 SEED_LIMIT = 2**64
@@ -26,7 +26,8 @@ NORMAL_ID = 2
 TRUNCATED_NORMAL_ID = 3
 
 # The derivation's own label, fixed since format 1: named streams did not
-# change with format 2 (which changed the float64 normal alone).
+# change with formats 2 and 3 (which changed the float64 normal and the
+# float32-stream truncated normal alone).
 _DERIVE_PREFIX = b"fastinit/stream/v1\x00"
 
 

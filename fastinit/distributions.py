@@ -13,7 +13,7 @@ import os
 import numba
 import numpy as np
 
-from . import _formats, _kernels
+from . import _elementary, _formats, _kernels
 from ._validate import check_offset, check_out, check_real, in_dtype
 from .bits import NORMAL_ID, TRUNCATED_NORMAL_ID, UNIFORM_ID, _check_seed, _key_words
 
@@ -229,7 +229,31 @@ def _truncated_params(mean, std, a, b, dtype):
         clip_high = np.nextafter(clip_high, dtype.type(-np.inf))
     if not (np.isfinite(clip_low) and np.isfinite(clip_high)) or clip_low > clip_high:
         raise ValueError(f"no {dtype} value lies in [a, b] = [{a}, {b}]")
-    return _kernels.TruncatedNormal(mean, std, sign, p_low, q_high, width, float(clip_low), float(clip_high))
+    q_start, q_span, regime = _central_plan(sign, p_low, width) if dtype == np.float32 else (0.0, 0.0, 0)
+    return _kernels.TruncatedNormal(mean, std, sign, p_low, q_high, width, float(clip_low), float(clip_high),
+                                    q_start, q_span, regime)
+
+
+def _central_plan(sign, p_low, width):
+    """(q_start, q_span, regime) of the float32 stream's central branch.
+
+    An element's q = q_start + q_span * unit24(w), in float32, is sign * (P - 1/2)
+    for its lower-side probability P. Rounding is monotone, so the q of
+    u = 0 and of the largest u bound every element's: they tell whether every
+    element, some or none lies within the central limit."""
+    q_start = np.float32(sign * (p_low - 0.5))
+    q_span = np.float32(sign * width)
+    first = q_start
+    last = np.float32(q_start + q_span * np.float32(1.0 - 2.0**-24))
+    limit = _elementary.CENTRAL_LIMIT_F32
+    low, high = min(first, last), max(first, last)
+    if -limit <= low and high <= limit:
+        regime = _kernels.CENTRAL_ONLY
+    elif high < -limit or low > limit:
+        regime = _kernels.TAILS_ONLY
+    else:
+        regime = _kernels.MIXED
+    return float(q_start), float(q_span), regime
 
 
 def fill_truncated_normal(out, mean=0.0, std=1.0, a=-2.0, b=2.0, *, seed, offset=0):

@@ -117,6 +117,19 @@ def truncated_uniforms(indices, seed, dtype):
     return k.astype(np.float64) * 2.0**-52 + 2.0**-53
 
 
+#: Section 5: the float32 stream's central limit on |q|.
+TRUNCATED_CENTRAL_LIMIT = np.float32(0.4775)
+
+
+def truncated_central_q(indices, seed, q_start, q_span):
+    """The float32 q = q_start + q_span * unit24(w) of each element of a
+    float32-stream truncated normal (section 5), in float32 arithmetic."""
+    w, slot = element_words(indices, seed, 32, "truncated_normal")
+    word = w[np.arange(len(slot)), slot]
+    unit24 = (word >> np.uint64(8)).astype(np.float32) * np.float32(2.0**-24)
+    return np.float32(q_start) + np.float32(q_span) * unit24
+
+
 # --------------------------------------------------------------------------
 # float64 normal: the ziggurat of section 5 of the spec.
 # --------------------------------------------------------------------------

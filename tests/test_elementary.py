@@ -137,3 +137,60 @@ def _mantissa_hash(coefficients):
 ])
 def test_as241_coefficients_match_published_hash_sums(numerator, denominator, published):
     assert _mantissa_hash(numerator + denominator) == pytest.approx(published, rel=1e-14)
+
+
+@numba.njit(error_model="numpy")
+def _central32(q, out):
+    for i in range(q.size):
+        out[i] = E.ndtri_central_f32(q[i])
+
+
+def _central_samples():
+    rng = np.random.default_rng(7)
+    limit = E.CENTRAL_LIMIT_F32
+    edge = np.nextafter(limit, np.float32(0)) - np.arange(2**16, dtype=np.float32) * np.spacing(limit)
+    return np.concatenate([
+        rng.uniform(-limit, limit, 4 * 10**6).astype(np.float32),
+        np.linspace(0.47, limit, 10**6, dtype=np.float32),             # the steep end
+        edge, -edge, [limit, -limit],
+        (10.0 ** -np.linspace(1, 37, 2**12)).astype(np.float32),       # down to tiny q
+        np.float32(0.0)[None],
+    ]).astype(np.float32)
+
+
+def test_central_quantile_f32_within_8_ulp():
+    q = _central_samples()
+    got = np.empty_like(q)
+    _central32(q, got)
+    wide = q.astype(np.float64)
+    # 0.5 + q is exact in float64 down to |q| = 2**-29; below, the Taylor series
+    # sqrt(2 pi) q (1 + pi q**2 / 3) is exact to float64 rounding
+    exact = np.where(np.abs(wide) > 1e-5, scipy.special.ndtri(0.5 + wide),
+                     np.sqrt(2 * np.pi) * wide * (1 + np.pi * wide**2 / 3))
+    ulps = np.abs(got - exact) / np.spacing(np.abs(exact).astype(np.float32))
+    assert np.max(ulps[q != 0]) <= 8
+    assert np.mean(ulps[q != 0]) <= 1.5
+    assert got[q == 0].tolist() == [0.0]
+
+
+def test_central_quantile_f32_is_odd():
+    q = _central_samples()
+    got, mirrored = np.empty_like(q), np.empty_like(q)
+    _central32(q, got)
+    _central32(-q, mirrored)
+    np.testing.assert_array_equal(mirrored, -got)
+
+
+def test_central_coefficients_are_the_documented_fit():
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).parent.parent / "docs" / "truncated_central_fit.py"
+    spec = importlib.util.spec_from_file_location("truncated_central_fit", path)
+    fit = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fit)
+    num, den, err = fit.fit()
+    assert err < 1e-7
+    assert fit.CENTRAL_LIMIT == float(E.CENTRAL_LIMIT_F32) or np.float32(fit.CENTRAL_LIMIT) == E.CENTRAL_LIMIT_F32
+    # the committed float32 values, up to float32 rounding of another LAPACK's fit
+    np.testing.assert_allclose(num[::-1], np.array(E._CENTRAL_NUM_F32), rtol=1e-6)
+    np.testing.assert_allclose(den[::-1], np.array(E._CENTRAL_DEN_F32), rtol=1e-6)

@@ -77,14 +77,20 @@ def test_normal_applies_mean_and_std_in_output_dtype():
     np.testing.assert_array_equal(got, np.float32(0.1) + np.float32(0.02) * z)
 
 
-def _truncated_reference(idx, seed, dtype, mean, std, a, b):
-    """Section 5 of the spec with scipy's ndtr/ndtri, in float64."""
+def _mirrored(mean, std, a, b):
     alpha, beta = (a - mean) / std, (b - mean) / std
     sign = -1.0 if alpha + beta > 0 else 1.0
     lo, hi = (-beta, -alpha) if sign < 0 else (alpha, beta)
     lo = max(lo, -37.5)
     p_low, q_high = scipy.special.ndtr(lo), scipy.special.ndtr(-hi)
     width = scipy.special.ndtr(hi) - p_low if hi <= 0 else 1 - q_high - p_low
+    return sign, p_low, q_high, width
+
+
+def _truncated_reference(idx, seed, dtype, mean, std, a, b):
+    """Section 5's AS 241 path with scipy's ndtr/ndtri, in float64: the
+    float64 stream, and the float32 stream's tail path."""
+    sign, p_low, q_high, width = _mirrored(mean, std, a, b)
     u = reference.truncated_uniforms(idx, seed, dtype)
     lower, upper = p_low + u * width, q_high + (1 - u) * width
     z = np.where(lower <= 0.5, scipy.special.ndtri(np.minimum(lower, 0.5)),
@@ -93,22 +99,56 @@ def _truncated_reference(idx, seed, dtype, mean, std, a, b):
     return mean + std * z, abs(mean) + std * np.abs(z)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("mean, std, a, b", [
+def _central_reference(idx, seed, mean, std, a, b):
+    """Section 5's float32 central branch: q in float32 as the spec computes
+    it, then the exact quantile of 1/2 + q (scipy, float64)."""
+    sign, p_low, _, width = _mirrored(mean, std, a, b)
+    q = reference.truncated_central_q(idx, seed, np.float32(sign * (p_low - 0.5)), np.float32(sign * width))
+    z = scipy.special.ndtri(0.5 + q.astype(np.float64))
+    return q, mean + std * z, abs(mean) + std * np.abs(z)
+
+
+TRUNCATED_CASES = [
     (0.0, 1.0, -2.0, 2.0), (0.1, 1.5, -2.0, 3.5), (0.0, 1.0, 5.0, 6.0), (0.0, 1.0, -6.0, -5.0),
-    (0.0, 0.02, -2.0, 2.0), (1.0, 2.0, 1.0, 1.5), (0.0, 1.0, -30.0, 0.5),
-])
-def test_truncated_normal_equals_inverse_cdf_reference(dtype, mean, std, a, b):
+    (0.0, 0.02, -2.0, 2.0), (1.0, 2.0, 1.0, 1.5), (0.0, 1.0, -30.0, 0.5), (0.0, 1.0, 0.0, 1.0),
+    (0.0, 1.0, 1.9, 2.2), (0.0, 1.0, -2.1, -1.8), (0.0, 0.3, -0.6, 0.6),
+]
+
+
+@pytest.mark.parametrize("mean, std, a, b", TRUNCATED_CASES)
+def test_float64_truncated_normal_equals_inverse_cdf_reference(mean, std, a, b):
     offset, n = 2**34 - 5000, 2**14
-    got = fastinit.fill_truncated_normal(np.empty(n, dtype), mean, std, a, b, seed=11, offset=offset)
-    expected, magnitude = _truncated_reference(indices(offset, n), 11, dtype, mean, std, a, b)
+    got = fastinit.fill_truncated_normal(np.empty(n), mean, std, a, b, seed=11, offset=offset)
+    expected, magnitude = _truncated_reference(indices(offset, n), 11, np.float64, mean, std, a, b)
+    assert np.all((got >= a) & (got <= b))
+    # mean + std*z: error relative to the size of its terms
+    assert np.all(np.abs(got - np.clip(expected, a, b)) <= 1e-14 * magnitude)
+
+
+@pytest.mark.parametrize("mean, std, a, b", TRUNCATED_CASES)
+def test_float32_truncated_normal_equals_reference(mean, std, a, b):
+    """Central elements within 8 float32 steps (of |mean| + std |z|) of the
+    exact quantile of their float32 q; tail elements at most one step from
+    the rounded AS 241 value; every value in [a, b]."""
+    offset, n = 2**34 - 5000, 2**14
+    idx = indices(offset, n)
+    got = fastinit.fill_truncated_normal(np.empty(n, np.float32), mean, std, a, b, seed=11, offset=offset)
     wide = got.astype(np.float64)  # compare in float64: numpy would round a, b to float32
     assert np.all((wide >= a) & (wide <= b))
-    if dtype == np.float64:  # mean + std*z: error relative to the size of its terms
-        assert np.all(np.abs(got - np.clip(expected, a, b)) <= 1e-14 * magnitude)
-    else:  # rounded once from float64: at most one float32 step from the rounded reference
-        rounded = np.clip(expected, a, b).astype(np.float32).astype(np.float64)
-        assert np.all(np.abs(got - rounded) <= np.spacing(np.abs(rounded).astype(np.float32)))
+    q, central, central_size = _central_reference(idx, 11, mean, std, a, b)
+    tail, tail_size = _truncated_reference(idx, 11, np.float32, mean, std, a, b)
+    limit = reference.TRUNCATED_CENTRAL_LIMIT
+    # within a float32 step of the limit, scipy's and fastinit's Phi may put q on either side
+    near = np.abs(np.abs(q) - limit) <= np.spacing(limit)
+    is_central = np.abs(q) <= limit
+    central_ok = np.abs(wide - np.clip(central, a, b)) <= 8 * np.spacing(central_size.astype(np.float32))
+    rounded = np.clip(tail, a, b).astype(np.float32).astype(np.float64)
+    tail_ok = np.abs(wide - rounded) <= np.spacing(np.abs(rounded).astype(np.float32))
+    assert np.all(np.where(near, central_ok | tail_ok, np.where(is_central, central_ok, tail_ok)))
+    if -2.0047 < (a - mean) / std and (b - mean) / std < 2.0047:
+        assert is_central.all()  # the initializers' intervals take no tail path
+    if min(abs(a - mean), abs(b - mean)) / std > 2.0047 and (a - mean) * (b - mean) > 0:
+        assert not is_central.any()
 
 
 @pytest.mark.parametrize("name", FILLS)
@@ -198,7 +238,8 @@ def test_truncated_bounds_hold_exactly_when_not_representable(dtype, a, b):
 
 
 # sha256 of the bytes of each fill of 10007 elements at offset 2**33 - 777,
-# pinned when stream format 1 was defined (float64 normal: format 2). The tests above verify these
+# pinned when stream format 1 was defined (float64 normal: format 2; 32-bit
+# truncated normal: format 3). The tests above verify these
 # outputs against the independent reference; these hashes catch any later
 # change of the stream, which must come with a new STREAM_FORMAT_VERSION.
 PINNED = {
@@ -210,16 +251,16 @@ PINNED = {
     ("normal", "float32", 9223372036854788153): "aeed55dc6f0cb2aecbc8cd2aeec999af04085cd7a1af603722e7fca28d7b0e63",
     ("normal", "float64", 0): "5e96b58ffdb1989e33b3c9d0d6353aa612a20ee93af49605f22503603dcc92c1",
     ("normal", "float64", 9223372036854788153): "9f48b67d83a3d701a5954691666c476c1abb230f61ea3d225e62488b00c3633c",
-    ("truncated_normal", "float32", 0): "bc4983cb5a5bdc444207ab34db62f873d91a6bdc03f90bc104a6fda765ed89fd",
-    ("truncated_normal", "float32", 9223372036854788153): "8fc28fe6be4d2eaa371245fd7d52526acb6f4f16904af7ea7cd70088811141bc",
+    ("truncated_normal", "float32", 0): "4e88078d6c6f3c9dec05389d2a9d9e264716dd604293ed1358c49f7b9cf364af",
+    ("truncated_normal", "float32", 9223372036854788153): "6da3290785bfac4e5ecc3347aba211e43986af3868488f80ccfb46e5628ceaf5",
     ("truncated_normal", "float64", 0): "494a137531601fdec6787b9867bce0ac9cfc36605160b8b6d5891257c0818a12",
     ("truncated_normal", "float64", 9223372036854788153): "3b299f22c6cc8e6895da68bc2842ac55e734f01188dfbb2ef3f91c71293dd09d",
     ("uniform", "float16", 0): "5e6a0784b6a942ec8e29ad23bd10081d01013414cf1d77dbfeef6cd8dc65dfb5",
     ("uniform", "bfloat16", 0): "dc5a248cff0fa505088b4cafbe0b28c15bb382993ff8c450fcdef254f8a9ca0d",
     ("normal", "float16", 0): "4991ecad5328a368f7d9e0d8f6d524695d94b8062b605cb81fa947ebf97fad6b",
     ("normal", "bfloat16", 0): "c9a2cce6a2e4b07e6ed842194a45bc02131dcd8fa1a3755960530b51c784500d",
-    ("truncated_normal", "float16", 0): "8ba85291804aea0c9b6333479497955a4ad4d6596c2952de245b3f4274a5bbb2",
-    ("truncated_normal", "bfloat16", 0): "4c94de3f6b00198fe202555c0dcc63f7a2e477f1f40fc57c68c0013f0a379cdc",
+    ("truncated_normal", "float16", 0): "8c917a7dc4879880e4c6edc2e6674dda9e1d9230777dddb3cc44cfdf3b6e1e34",
+    ("truncated_normal", "bfloat16", 0): "c69cbae0fc10c6a88205d516d44114fc95a916f84bb7fcf767a93a45640f8cc3",
 }
 
 
@@ -230,7 +271,7 @@ def _digest(name, dtype, seed):
 
 @pytest.mark.parametrize("name, dtype, seed", sorted(PINNED))
 def test_pinned_hashes(name, dtype, seed):
-    assert fastinit.STREAM_FORMAT_VERSION == 2
+    assert fastinit.STREAM_FORMAT_VERSION == 3
     resolved = np.dtype(ml_dtypes.bfloat16) if dtype == "bfloat16" else np.dtype(dtype)
     assert _digest(name, resolved, seed) == PINNED[(name, dtype, seed)]
 

@@ -1,0 +1,51 @@
+"""How the float32 central quantile of the truncated normal was fitted
+(stream format 3, section 5; fastinit/_elementary.py, ``ndtri_central_f32``).
+
+    Phi^-1(1/2 + q) ~= q * N(r) / D(r),   r = (1/2 - |q|) * (1/2 + |q|),
+
+N and D of degree 4, D's constant term 1. Fitted for the relative error of N/D against Phi^-1(1/2 + q) / q (scipy's
+ndtri, float64) on 6000 Chebyshev nodes of q**2 in [0, (1.0005 * 0.4775)**2],
+by linearized least squares with Lawson reweighting (80 rounds), then rounded
+to float32. The variable r vanishes at the quantile's singularity, so every
+coefficient is positive and Horner's rule in float32 does not cancel.
+
+Run ``python docs/truncated_central_fit.py`` to print the coefficients as the
+float32 hex literals of fastinit/_elementary.py. The printed values are the
+format's: a new fit is a new stream format version.
+"""
+
+import numpy as np
+from scipy.special import ndtri
+
+CENTRAL_LIMIT = 0.4775  # |q| beyond this (in float32) goes to the float64 tail path
+DEGREE = 4
+
+
+def fit(qmax=CENTRAL_LIMIT * 1.0005, degree=DEGREE, nodes=6000, rounds=80):
+    x = np.cos(np.pi * (np.arange(nodes) + 0.5) / nodes)
+    s = (x + 1) / 2 * qmax**2
+    q = np.sqrt(s)
+    g = np.where(q > 1e-9, ndtri(0.5 + q) / np.maximum(q, 1e-300), np.sqrt(2 * np.pi))
+    r = 0.25 - s
+    weight = np.ones(nodes)
+    den = np.ones(nodes)
+    powers = np.arange(degree + 1)
+    for _ in range(rounds):
+        # N(r) - g (D(r) - 1) = g, rows scaled by 1 / (g D_previous) for relative error
+        a = np.hstack([r[:, None] ** powers, -g[:, None] * r[:, None] ** powers[1:]])
+        a = a / (den * g)[:, None] * weight[:, None]
+        coef, *_ = np.linalg.lstsq(a, weight / den, rcond=None)
+        num = coef[: degree + 1]
+        dcoef = np.concatenate([[1.0], coef[degree + 1:]])
+        den = np.polyval(dcoef[::-1], r)
+        err = np.polyval(num[::-1], r) / den / g - 1
+        weight = weight * (1 + 0.5 * np.abs(err) / np.abs(err).max())
+        weight /= weight.mean()
+    return num.astype(np.float32), dcoef.astype(np.float32), np.abs(err).max()
+
+
+if __name__ == "__main__":
+    num, den, err = fit()
+    print(f"max relative error of the float64 fit: {err:.2e}")
+    print("numerator, r**0 first:  ", [float(c).hex() for c in num])
+    print("denominator, r**0 first:", [float(c).hex() for c in den])
