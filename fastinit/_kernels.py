@@ -56,10 +56,10 @@ TruncatedNormal = namedtuple(
     ["mean", "std", "sign", "p_low", "q_high", "width", "clip_low", "clip_high",
      "q_start", "q_span", "regime"],
 )
-# Which elements of a float32-stream truncated normal can take the central
-# branch (known from the interval, see distributions._truncated_params): all,
-# some, or none. The branch of each element is its own (|q| > CENTRAL_LIMIT_F32
-# takes the tail path); the regime only skips work that would find nothing.
+# How the elements of a float32-stream truncated normal are computed, from
+# the interval (distributions._central_plan): all by the central rational
+# (every q within CENTRAL_LIMIT_F32), all by AS 241 (less than half of the
+# q range within it: an interval mostly in a tail), or each by its own q.
 CENTRAL_ONLY, MIXED, TAILS_ONLY = 0, 1, 2
 # 16-bit output formats: the float32 stream, clamped to [low, high] (float32
 # values representable in the format) and rounded to nearest even. Native
@@ -361,17 +361,12 @@ def _truncated_block32(dst, start, cbase, params, k0, k1, c2, c3, scratch):
         for i in range(_U64(_BLOCK32)):
             dst[base + i] = truncated_tail_f32(params, dst, words[i])
     else:
+        _counter_loop(words, 0, cbase, _RAW_WORDS, k0, k1, c2, c3, dst)
         limit = CENTRAL_LIMIT_F32
-        for t in range(_U64(LANES)):
-            c = cbase + t
-            w0, w1, w2, w3 = philox4x32_10(c & _MASK32, c >> _U64(32), c2, c3, k0, k1)
-            q0, v0 = truncated_central_f32(params, w0)
-            q1, v1 = truncated_central_f32(params, w1)
-            q2, v2 = truncated_central_f32(params, w2)
-            q3, v3 = truncated_central_f32(params, w3)
-            _store(dst, base, t, (v0, v1, v2, v3))
-            _store(words, _U64(0), t, (w0, w1, w2, w3))
-            _store(flags, _U64(0), t, (abs(q0) > limit, abs(q1) > limit, abs(q2) > limit, abs(q3) > limit))
+        for i in range(_U64(_BLOCK32)):
+            q, v = truncated_central_f32(params, words[i])
+            dst[base + i] = v
+            flags[i] = abs(q) > limit
         m = _flagged(scratch.flag_words, scratch.tails)
         _pend(dst, base, m, params, k0, k1, c2, c3, scratch, _signed_of_word)
 

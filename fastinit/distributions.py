@@ -239,17 +239,20 @@ def _central_plan(sign, p_low, width):
 
     An element's q = q_start + q_span * unit24(w), in float32, is sign * (P - 1/2)
     for its lower-side probability P. Rounding is monotone, so the q of
-    u = 0 and of the largest u bound every element's: they tell whether every
-    element, some or none lies within the central limit."""
+    u = 0 and of the largest u bound every element's. If all lie within the
+    central limit, every element takes the central branch; if less than half
+    of that range does (an interval mostly in a tail), every element takes
+    the AS 241 path; otherwise each element takes its own branch."""
     q_start = np.float32(sign * (p_low - 0.5))
     q_span = np.float32(sign * width)
     first = q_start
     last = np.float32(q_start + q_span * np.float32(1.0 - 2.0**-24))
-    limit = _elementary.CENTRAL_LIMIT_F32
-    low, high = min(first, last), max(first, last)
+    limit = float(_elementary.CENTRAL_LIMIT_F32)
+    low, high = float(min(first, last)), float(max(first, last))
+    inside = min(high, limit) - max(low, -limit)
     if -limit <= low and high <= limit:
         regime = _kernels.CENTRAL_ONLY
-    elif high < -limit or low > limit:
+    elif inside < 0.5 * (high - low):
         regime = _kernels.TAILS_ONLY
     else:
         regime = _kernels.MIXED

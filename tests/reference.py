@@ -121,6 +121,20 @@ def truncated_uniforms(indices, seed, dtype):
 TRUNCATED_CENTRAL_LIMIT = np.float32(0.4775)
 
 
+def truncated_q_range(q_start, q_span):
+    """The float32 q of u = 0 and of the largest unit24 u (section 5)."""
+    return np.float32(q_start), np.float32(q_start) + np.float32(q_span) * np.float32(1 - 2.0**-24)
+
+
+def truncated_all_tail(q_first, q_last):
+    """Section 5: every element takes the AS 241 path when less than half of
+    the interval [q_first, q_last] lies within the central limit."""
+    low, high = sorted((float(q_first), float(q_last)))
+    limit = float(TRUNCATED_CENTRAL_LIMIT)
+    central = not (-limit <= low and high <= limit)
+    return central and min(high, limit) - max(low, -limit) < 0.5 * (high - low)
+
+
 def truncated_central_q(indices, seed, q_start, q_span):
     """The float32 q = q_start + q_span * unit24(w) of each element of a
     float32-stream truncated normal (section 5), in float32 arithmetic."""

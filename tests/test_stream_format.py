@@ -99,11 +99,15 @@ def _truncated_reference(idx, seed, dtype, mean, std, a, b):
     return mean + std * z, abs(mean) + std * np.abs(z)
 
 
+def _central_q_parameters(mean, std, a, b):
+    sign, p_low, _, width = _mirrored(mean, std, a, b)
+    return np.float32(sign * (p_low - 0.5)), np.float32(sign * width)
+
+
 def _central_reference(idx, seed, mean, std, a, b):
     """Section 5's float32 central branch: q in float32 as the spec computes
     it, then the exact quantile of 1/2 + q (scipy, float64)."""
-    sign, p_low, _, width = _mirrored(mean, std, a, b)
-    q = reference.truncated_central_q(idx, seed, np.float32(sign * (p_low - 0.5)), np.float32(sign * width))
+    q = reference.truncated_central_q(idx, seed, *_central_q_parameters(mean, std, a, b))
     z = scipy.special.ndtri(0.5 + q.astype(np.float64))
     return q, mean + std * z, abs(mean) + std * np.abs(z)
 
@@ -112,6 +116,7 @@ TRUNCATED_CASES = [
     (0.0, 1.0, -2.0, 2.0), (0.1, 1.5, -2.0, 3.5), (0.0, 1.0, 5.0, 6.0), (0.0, 1.0, -6.0, -5.0),
     (0.0, 0.02, -2.0, 2.0), (1.0, 2.0, 1.0, 1.5), (0.0, 1.0, -30.0, 0.5), (0.0, 1.0, 0.0, 1.0),
     (0.0, 1.0, 1.9, 2.2), (0.0, 1.0, -2.1, -1.8), (0.0, 0.3, -0.6, 0.6),
+    (0.0, 1.0, 1.99, 2.5), (0.0, 1.0, 2.0, 3.0), (0.0, 1.0, -3.0, 3.0), (0.0, 1.0, 1.8, 2.05),
 ]
 
 
@@ -141,6 +146,9 @@ def test_float32_truncated_normal_equals_reference(mean, std, a, b):
     # within a float32 step of the limit, scipy's and fastinit's Phi may put q on either side
     near = np.abs(np.abs(q) - limit) <= np.spacing(limit)
     is_central = np.abs(q) <= limit
+    q_ends = reference.truncated_q_range(*_central_q_parameters(mean, std, a, b))
+    if reference.truncated_all_tail(*q_ends):
+        near, is_central = np.zeros(n, bool), np.zeros(n, bool)
     central_ok = np.abs(wide - np.clip(central, a, b)) <= 8 * np.spacing(central_size.astype(np.float32))
     rounded = np.clip(tail, a, b).astype(np.float32).astype(np.float64)
     tail_ok = np.abs(wide - rounded) <= np.spacing(np.abs(rounded).astype(np.float32))
@@ -149,6 +157,10 @@ def test_float32_truncated_normal_equals_reference(mean, std, a, b):
         assert is_central.all()  # the initializers' intervals take no tail path
     if min(abs(a - mean), abs(b - mean)) / std > 2.0047 and (a - mean) * (b - mean) > 0:
         assert not is_central.any()
+    if (a, b) in ((1.99, 2.5), (2.0, 3.0), (1.9, 2.2)):  # mostly in the tail: all elements on the AS 241 path
+        assert not is_central.any()
+    if (a, b) in ((1.8, 2.05), (-3.0, 3.0)):  # each element by its own q: both branches occur
+        assert is_central.any() and not is_central.all()
 
 
 @pytest.mark.parametrize("name", FILLS)
