@@ -14,6 +14,8 @@ Accuracy, measured against long-double references in ``tests/test_elementary.py`
   exact quadrant reduction, <= 2.5 ulp (absolute error <= 1.5 eps near zeros).
 * ``ndtri_lower_f64``: AS 241 (Wichura 1988, PPND16), relative error
   <= 2e-15 against scipy for ``1e-300 <= p <= 1/2``.
+* ``ndtri_band_f64``: AS 241's central branch, and below p = 0.075 a
+  fitted rational down to p = 0.0225, relative error <= 2e-15.
 * ``ndtri_central_f32``: the quantile ``Phi^-1(1/2 + q)`` for float32
   ``|q| <= 0.4775`` (``|z| <= 2.0047``), a 4/4 rational, <= 8 ulp.
 """
@@ -201,17 +203,6 @@ def as241_is_central(p):
 
 
 @inline
-def ndtri_central_f64(p):
-    """AS 241's central branch alone: the quantile for 0.075 <= p <= 1/2.
-
-    Bit for bit what ndtri_lower_f64 returns there, without the logarithm and
-    square root the tails need; callers use it for every element, then
-    recompute only the tail elements with ndtri_lower_f64."""
-    q = p - _F64(0.5)
-    return q * _rational7(_F64(0.180625) - q * q, True, True)
-
-
-@inline
 def ndtri_lower_f64(p):
     """Standard normal quantile for 0 < p <= 1/2 (p a positive normal float64).
 
@@ -236,6 +227,64 @@ def ndtri_array(p, out):
         x = ndtri_lower_f64(_F64(1.0) - pi if upper else pi)
         out[i] = -x if upper else x
     return out
+
+
+# --------------------------------------------------------------------------
+# The float64 band of the truncated normal (stream format 3): for lower-tail
+# probabilities BAND_LOW <= p < 0.075, between AS 241's central branch and its
+# logarithmic one, Phi^-1(p) = N(x) / D(x) with x = (p - BAND_LOW) * BAND_SCALE
+# in [0, 1]: degree 7 over 7, relative error <= 1e-15 in float64
+# (docs/truncated_band_fit.py prints these float64 values). With it, every
+# float64 element of a +-2 standard deviation interval (p >= 0.02275) takes
+# one rational and no logarithm; BAND_LOW is 1/2 - CENTRAL_LIMIT_F32 in
+# exact decimals, so both streams leave the same elements to the tails.
+# --------------------------------------------------------------------------
+BAND_LOW = _F64(0.0225)
+BAND_SCALE = _F64(1 / (0.075 - 0.0225))
+_BAND_NUM = tuple(_F64(float.fromhex(c)) for c in reversed((
+    "-0x1.0098847487e19p+1", "-0x1.7fdf871a4263cp+3", "-0x1.a23555c4f354ep+4", "-0x1.909db30102bebp+4",
+    "-0x1.382eecbd13fb7p+3", "-0x1.918fa3013bec9p-1", "0x1.55a47c90e10f7p-3", "0x1.05fa82084ae9ap-7")))
+_BAND_DEN = tuple(_F64(float.fromhex(c)) for c in reversed((
+    "0x1.0p+0", "0x1.9e510d91eebf4p+2", "0x1.f740006ac1207p+3", "0x1.1c842aeeb6aa0p+4",
+    "0x1.2c9aeabee77d0p+3", "0x1.00801c950a1edp+1", "0x1.97365a6ded5b0p-4", "-0x1.5e2c61b62fd54p-9")))
+
+
+@inline
+def in_band_or_central(p):
+    """True where ndtri_band_f64 applies (BAND_LOW <= p <= 1/2)."""
+    return p >= BAND_LOW
+
+
+@inline
+def ndtri_band_f64(p):
+    """Standard normal quantile for BAND_LOW <= p <= 1/2: AS 241's central
+    rational for p >= 0.075 (bit for bit ndtri_lower_f64 there), the band's
+    below. One rational per lane (coefficients picked per lane), one division."""
+    q = p - _F64(0.5)
+    central = as241_is_central(p)
+    arg = (_F64(0.180625) - q * q) if central else (p - BAND_LOW) * BAND_SCALE
+    na = _NUM[0]
+    da = _DEN[0]
+    nb = _BAND_NUM
+    db = _BAND_DEN
+    num = na[0] if central else nb[0]
+    den = da[0] if central else db[0]
+    num = num * arg + (na[1] if central else nb[1])
+    den = den * arg + (da[1] if central else db[1])
+    num = num * arg + (na[2] if central else nb[2])
+    den = den * arg + (da[2] if central else db[2])
+    num = num * arg + (na[3] if central else nb[3])
+    den = den * arg + (da[3] if central else db[3])
+    num = num * arg + (na[4] if central else nb[4])
+    den = den * arg + (da[4] if central else db[4])
+    num = num * arg + (na[5] if central else nb[5])
+    den = den * arg + (da[5] if central else db[5])
+    num = num * arg + (na[6] if central else nb[6])
+    den = den * arg + (da[6] if central else db[6])
+    num = num * arg + (na[7] if central else nb[7])
+    den = den * arg + (da[7] if central else db[7])
+    ratio = num / den
+    return q * ratio if central else ratio
 
 
 # --------------------------------------------------------------------------

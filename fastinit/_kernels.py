@@ -31,13 +31,14 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import overload
 
 from ._elementary import (
+    BAND_LOW,
     CENTRAL_LIMIT_F32,
-    as241_is_central,
     f32_to_bf16_bits,
     f32_to_f16_bits,
+    in_band_or_central,
     log_f32,
+    ndtri_band_f64,
     ndtri_central_f32,
-    ndtri_central_f64,
     ndtri_lower_f64,
     sincos_turns_f32,
 )
@@ -373,26 +374,34 @@ def _truncated_block32(dst, start, cbase, params, k0, k1, c2, c3, scratch):
 
 @inline
 def _truncated_block(dst, start, cbase, params, k0, k1, c2, c3, scratch):
-    """The float64 truncated-normal block: every element's probability and
-    AS 241 central value in one vector loop; the elements in AS 241's tail
-    branches (flagged, then pending) pay for a logarithm and a square root.
+    """The float64 truncated-normal block, by regime: every element by
+    ndtri_band_f64 (one rational, no logarithm), every element by AS 241, or
+    each by its own probability, the few below BAND_LOW flagged and pending.
     c2 and c3 are (TRUNCATED_NORMAL_ID, 64), as constants."""
     base = _U64(start)  # unsigned indices: no negative-index wraparound in the loops
     prefer_wide_vectors()
     probability, flags = scratch.block, scratch.flags
     c2 = _U64(TRUNCATED_NORMAL_ID)
     c3 = _U64(64)
+    regime = params.regime
     for t in range(_U64(LANES)):
         c = cbase + t
         w0, w1, w2, w3 = philox4x32_10(c & _MASK32, c >> _U64(32), c2, c3, k0, k1)
-        s0 = truncated_probability(params, open_unit_f64(w0, w1))
-        s1 = truncated_probability(params, open_unit_f64(w2, w3))
-        _store(dst, base, t, (truncated_value(params, dst, s0, ndtri_central_f64(abs(s0))),
-                              truncated_value(params, dst, s1, ndtri_central_f64(abs(s1)))))
-        _store(probability, _U64(0), t, (s0, s1))
-        _store(flags, _U64(0), t, (not as241_is_central(abs(s0)), not as241_is_central(abs(s1))))
-    m = _flagged(scratch.flag_words, scratch.tails)
-    _pend(dst, base, m, params, k0, k1, c2, c3, scratch, _signed_as_is)
+        _store(probability, _U64(0), t, (truncated_probability(params, open_unit_f64(w0, w1)),
+                                         truncated_probability(params, open_unit_f64(w2, w3))))
+    if regime == TAILS_ONLY:
+        for i in range(_U64(_BLOCK64)):
+            s = probability[i]
+            dst[base + i] = truncated_value(params, dst, s, ndtri_lower_f64(abs(s)))
+    else:
+        for i in range(_U64(_BLOCK64)):
+            s = probability[i]
+            p = abs(s)
+            dst[base + i] = truncated_value(params, dst, s, ndtri_band_f64(p if in_band_or_central(p) else BAND_LOW))
+            flags[i] = not in_band_or_central(p)
+        if regime == MIXED:
+            m = _flagged(scratch.flag_words, scratch.tails)
+            _pend(dst, base, m, params, k0, k1, c2, c3, scratch, _signed_as_is)
 
 
 #: Elements of ziggurat blocks that left the fast path (about 1.1 per block)

@@ -229,24 +229,29 @@ def _truncated_params(mean, std, a, b, dtype):
         clip_high = np.nextafter(clip_high, dtype.type(-np.inf))
     if not (np.isfinite(clip_low) and np.isfinite(clip_high)) or clip_low > clip_high:
         raise ValueError(f"no {dtype} value lies in [a, b] = [{a}, {b}]")
-    q_start, q_span, regime = _central_plan(sign, p_low, width) if dtype == np.float32 else (0.0, 0.0, 0)
+    q_start, q_span, regime = _central_plan(sign, p_low, width, dtype)
     return _kernels.TruncatedNormal(mean, std, sign, p_low, q_high, width, float(clip_low), float(clip_high),
                                     q_start, q_span, regime)
 
 
-def _central_plan(sign, p_low, width):
-    """(q_start, q_span, regime) of the float32 stream's central branch.
+def _central_plan(sign, p_low, width, dtype):
+    """(q_start, q_span, regime) of the rational branches (docs/stream-format.md).
 
-    An element's q = q_start + q_span * unit24(w), in float32, is sign * (P - 1/2)
-    for its lower-side probability P. Rounding is monotone, so the q of
-    u = 0 and of the largest u bound every element's. If all lie within the
-    central limit, every element takes the central branch; if less than half
-    of that range does (an interval mostly in a tail), every element takes
-    the AS 241 path; otherwise each element takes its own branch."""
-    q_start = np.float32(sign * (p_low - 0.5))
-    q_span = np.float32(sign * width)
-    first = q_start
-    last = np.float32(q_start + q_span * np.float32(1.0 - 2.0**-24))
+    float32 stream: an element's q = q_start + q_span * unit24(w), in float32,
+    is sign * (P - 1/2) for its lower-side probability P. float64: q is
+    sign * (P - 1/2) itself, over [p_low, p_low + width]. Rounding is
+    monotone, so the q of the smallest and the largest u bound every
+    element's. If all lie within the central limit C (0.4775), every element
+    takes a rational; if less than half of that range does (an interval
+    mostly in a tail), every element takes AS 241 with its logarithm;
+    otherwise each element takes its own branch."""
+    if dtype == np.float32:
+        q_start = np.float32(sign * (p_low - 0.5))
+        q_span = np.float32(sign * width)
+        first, last = q_start, np.float32(q_start + q_span * np.float32(1.0 - 2.0**-24))
+    else:
+        q_start, q_span = sign * (p_low - 0.5), sign * width
+        first, last = q_start, q_start + q_span
     limit = float(_elementary.CENTRAL_LIMIT_F32)
     low, high = float(min(first, last)), float(max(first, last))
     inside = min(high, limit) - max(low, -limit)

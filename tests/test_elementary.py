@@ -194,3 +194,40 @@ def test_central_coefficients_are_the_documented_fit():
     # the committed float32 values, up to float32 rounding of another LAPACK's fit
     np.testing.assert_allclose(num[::-1], np.array(E._CENTRAL_NUM_F32), rtol=1e-6)
     np.testing.assert_allclose(den[::-1], np.array(E._CENTRAL_DEN_F32), rtol=1e-6)
+
+
+@numba.njit(error_model="numpy")
+def _band64(p, out):
+    for i in range(p.size):
+        out[i] = E.ndtri_band_f64(p[i])
+
+
+def test_band_quantile_f64_against_scipy():
+    rng = np.random.default_rng(11)
+    band = np.concatenate([np.linspace(0.0225, 0.075, 2**17, endpoint=False), rng.uniform(0.0225, 0.075, 2**18),
+                           [0.0225, np.nextafter(0.075, 0)]])
+    central = np.concatenate([rng.uniform(0.075, 0.5, 2**16), [0.075, 0.5]])
+    got_band, got_central = np.empty_like(band), np.empty_like(central)
+    _band64(band, got_band)
+    _band64(central, got_central)
+    exact = scipy.special.ndtri(band)
+    assert np.max(np.abs(got_band - exact) / np.abs(exact)) <= 2e-15
+    as241 = np.empty_like(central)
+    E.ndtri_array(central, as241)
+    np.testing.assert_array_equal(got_central, as241)  # AS 241's central branch, bit for bit
+
+
+def test_band_coefficients_are_the_documented_fit():
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).parent.parent / "docs" / "truncated_band_fit.py"
+    spec = importlib.util.spec_from_file_location("truncated_band_fit", path)
+    fit = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fit)
+    num, den, err = fit.fit()
+    assert err < 1e-16
+    assert fit.BAND_LOW == E.BAND_LOW and fit.BAND_SCALE == E.BAND_SCALE
+    assert 0.5 - fit.BAND_LOW == float(E.CENTRAL_LIMIT_F32) or np.float32(0.5 - fit.BAND_LOW) == E.CENTRAL_LIMIT_F32
+    # mpmath's fit is platform independent: the committed float64 values exactly
+    assert num[::-1] == list(E._BAND_NUM)
+    assert den[::-1] == list(E._BAND_DEN)
