@@ -230,8 +230,8 @@ def _truncated_params(mean, std, a, b, dtype):
     if not (np.isfinite(clip_low) and np.isfinite(clip_high)) or clip_low > clip_high:
         raise ValueError(f"no {dtype} value lies in [a, b] = [{a}, {b}]")
     q_start, q_span, regime = _central_plan(sign, p_low, width, dtype)
-    return _kernels.TruncatedNormal(mean, std, sign, p_low, q_high, width, float(clip_low), float(clip_high),
-                                    q_start, q_span, regime)
+    kind = _kernels.CentralTruncatedNormal if regime == _kernels.CENTRAL_ONLY else _kernels.TruncatedNormal
+    return kind(mean, std, sign, p_low, q_high, width, float(clip_low), float(clip_high), q_start, q_span, regime)
 
 
 def _central_plan(sign, p_low, width, dtype):
