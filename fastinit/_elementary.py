@@ -17,7 +17,8 @@ Accuracy, measured against long-double references in ``tests/test_elementary.py`
 * ``ndtri_band_f64``: AS 241's central branch, and below p = 0.075 a
   fitted rational down to p = 0.0225, relative error <= 2e-15.
 * ``ndtri_central_f32``: the quantile ``Phi^-1(1/2 + q)`` for float32
-  ``|q| <= 0.4775`` (``|z| <= 2.0047``), a 4/4 rational, <= 8 ulp.
+  ``|q| <= 0.4775`` (``|z| <= 2.0047``), a 4/4 rational, <= 8 ulp;
+  ``ndtri_rational_f32`` adds a 5/5 band on to 3 standard deviations.
 """
 
 import numpy as np
@@ -315,6 +316,48 @@ def ndtri_central_f32(q):
     num = (((n4 * r + n3) * r + n2) * r + n1) * r + n0
     den = (((d4 * r + d3) * r + d2) * r + d1) * r + d0
     return q * (num / den)
+
+
+# The float32 band (stream format 3): for lower-tail probabilities
+# BAND_LOW_F32 <= p < 1/2 - CENTRAL_LIMIT_F32 (2.0047 to 3.0023 standard
+# deviations), Phi^-1(p) = N(x) / D(x), x = (p - BAND_LOW_F32) * BAND_SCALE_F32
+# in [0, 1], degree 5 over 5 (docs/truncated_central_fit.py). With it an
+# interval within +-3 standard deviations takes no logarithm in float32.
+BAND_LOW_F32 = _F32(0.00134)
+BAND_SCALE_F32 = _F32(1 / (0.5 - 0.4775 - 0.00134))
+_BAND_NUM_F32 = tuple(_F32(float.fromhex(c)) for c in reversed((
+    "-0x1.80496ep+1", "-0x1.11620cp+6", "-0x1.c166f2p+8", "-0x1.c63170p+9", "-0x1.9b6bdap+8", "0x1.d424a0p+1")))
+_BAND_DEN_F32 = tuple(_F32(float.fromhex(c)) for c in reversed((
+    "0x1.0p+0", "0x1.85daf8p+4", "0x1.624c36p+7", "0x1.a5edf4p+8", "0x1.0d5216p+8", "0x1.68d7d2p+4")))
+
+
+@inline
+def ndtri_rational_f32(q, p):
+    """The central quantile Phi^-1(1/2 + q) where |q| <= CENTRAL_LIMIT_F32
+    (bit for bit ndtri_central_f32), else the band's Phi^-1(p) of the
+    lower-tail probability p (negative). One rational per lane: the central
+    coefficients, with a zero leading one, or the band's."""
+    a = abs(q)
+    central = a <= CENTRAL_LIMIT_F32
+    arg = ((_F32(0.5) - a) * (_F32(0.5) + a)) if central else (p - BAND_LOW_F32) * BAND_SCALE_F32
+    n4, n3, n2, n1, n0 = _CENTRAL_NUM_F32
+    d4, d3, d2, d1, d0 = _CENTRAL_DEN_F32
+    b5, b4, b3, b2, b1, b0 = _BAND_NUM_F32
+    e5, e4, e3, e2, e1, e0 = _BAND_DEN_F32
+    num = _F32(0.0) if central else b5
+    den = _F32(0.0) if central else e5
+    num = num * arg + (n4 if central else b4)
+    den = den * arg + (d4 if central else e4)
+    num = num * arg + (n3 if central else b3)
+    den = den * arg + (d3 if central else e3)
+    num = num * arg + (n2 if central else b2)
+    den = den * arg + (d2 if central else e2)
+    num = num * arg + (n1 if central else b1)
+    den = den * arg + (d1 if central else e1)
+    num = num * arg + (n0 if central else b0)
+    den = den * arg + (d0 if central else e0)
+    ratio = num / den
+    return q * ratio if central else ratio
 
 
 # --------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from numba.extending import overload
 
 from ._elementary import (
     BAND_LOW,
+    BAND_LOW_F32,
     CENTRAL_LIMIT_F32,
     f32_to_bf16_bits,
     f32_to_f16_bits,
@@ -40,6 +41,7 @@ from ._elementary import (
     ndtri_band_f64,
     ndtri_central_f32,
     ndtri_lower_f64,
+    ndtri_rational_f32,
     sincos_turns_f32,
 )
 from ._jit import INLINE_OPTIONS, inline, kernel, parallel_kernel, prefer_wide_vectors
@@ -65,8 +67,11 @@ TruncatedNormal = namedtuple(
 # kernels are the plain counter loop, compiled without the other two's code
 # (which costs that loop a fifth of its speed when it shares a function
 # with them).
-CENTRAL_ONLY, MIXED, TAILS_ONLY = 0, 1, 2
+CENTRAL_ONLY, MIXED, TAILS_ONLY, RATIONAL_ONLY = 0, 1, 2, 3
 CentralTruncatedNormal = namedtuple("CentralTruncatedNormal", TruncatedNormal._fields)
+# The float32 stream's intervals within +-3 standard deviations: every
+# element by the central rational or the band's, none on the AS 241 path.
+RationalTruncatedNormal = namedtuple("RationalTruncatedNormal", TruncatedNormal._fields)
 # 16-bit output formats: the float32 stream, clamped to [low, high] (float32
 # values representable in the format) and rounded to nearest even. Native
 # float32/float64 outputs pass ``None`` as their format.
@@ -191,6 +196,36 @@ def truncated_central_f32(p, w):
 
 
 @inline
+def open_f32(w):
+    """fl32(w) * 2**-32 + 2**-33 in float32, in (0, 1] (Box-Muller's u1)."""
+    return _F32(w) * _F32(2.0**-32) + _F32(2.0**-33)
+
+
+@inline
+def truncated_rational_f32(p, w):
+    """(on a rational branch, value) of a float32-stream element from its
+    word: the central branch where |q| <= CENTRAL_LIMIT_F32, else the band on
+    its lower-tail probability, in float32: P = p_low + width * open_f32(w)
+    on the lower side, Q = q_high + width * open_f32(~w) (its complement word,
+    so 1 - u is exact) on the upper. The caller sends elements whose
+    probability lies below BAND_LOW_F32 to truncated_tail_f32."""
+    q = _F32(p.q_start) + _F32(p.q_span) * unit_f32(w)
+    width = _F32(p.width)
+    lower = _F32(p.p_low) + width * open_f32(w)
+    upper = _F32(p.q_high) + width * open_f32(_MASK32 ^ w)
+    lower_side = lower <= _F32(0.5)
+    probability = lower if lower_side else upper
+    z = ndtri_rational_f32(q, probability)
+    central = abs(q) <= CENTRAL_LIMIT_F32
+    z = z if central else (z if lower_side else -z) * _F32(p.sign)
+    v = _F32(p.mean) + _F32(p.std) * z
+    lo = _F32(p.clip_low)
+    hi = _F32(p.clip_high)
+    v = v if v > lo else lo
+    return central or probability >= BAND_LOW_F32, (v if v < hi else hi)
+
+
+@inline
 def truncated_band_f64(p, like, u):
     """The float64 value of an element whose probability lies in
     ndtri_band_f64's range, from its open52 uniform u."""
@@ -231,6 +266,10 @@ def _values_overload(params, out, w0, w1, w2, w3):
                 return m + s * z0, m + s * z1, m + s * z2, m + s * z3
             return normal32
         return None  # float64 normals come from the ziggurat block (_ziggurat_block)
+    if name is RationalTruncatedNormal:
+        return lambda params, out, w0, w1, w2, w3: (
+            truncated_rational_f32(params, w0)[1], truncated_rational_f32(params, w1)[1],
+            truncated_rational_f32(params, w2)[1], truncated_rational_f32(params, w3)[1])
     if name is CentralTruncatedNormal:
         if is32:
             return lambda params, out, w0, w1, w2, w3: (
@@ -362,8 +401,9 @@ def _truncated_block32(dst, start, cbase, params, k0, k1, c2, c3, scratch):
     """The float32-stream truncated-normal block, regimes MIXED and
     TAILS_ONLY (CENTRAL_ONLY is the counter loop of CentralTruncatedNormal).
     Every element whose float32 q lies within CENTRAL_LIMIT_F32 takes the
-    central rational, in one vector loop; the others (flagged, then pending)
-    take AS 241 in float64. c2 and c3 are (TRUNCATED_NORMAL_ID, 32) here, as
+    central rational and every other one with probability >= BAND_LOW_F32 the
+    band's, in one vector loop; the others (flagged, then pending) take
+    AS 241 in float64. c2 and c3 are (TRUNCATED_NORMAL_ID, 32) here, as
     constants: they spare the loops two broadcasts."""
     prefer_wide_vectors()
     base = _U64(start)
@@ -376,11 +416,10 @@ def _truncated_block32(dst, start, cbase, params, k0, k1, c2, c3, scratch):
             dst[base + i] = truncated_tail_f32(params, dst, words[i])
     else:
         _counter_loop(words, 0, cbase, _RAW_WORDS, k0, k1, c2, c3, dst)
-        limit = CENTRAL_LIMIT_F32
         for i in range(_U64(_BLOCK32)):
-            q, v = truncated_central_f32(params, words[i])
+            rational, v = truncated_rational_f32(params, words[i])
             dst[base + i] = v
-            flags[i] = abs(q) > limit
+            flags[i] = not rational
         m = _flagged(scratch.flag_words, scratch.tails)
         _pend(dst, base, m, params, k0, k1, c2, c3, scratch, _signed_of_word)
 

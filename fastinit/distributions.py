@@ -229,22 +229,26 @@ def _truncated_params(mean, std, a, b, dtype):
         clip_high = np.nextafter(clip_high, dtype.type(-np.inf))
     if not (np.isfinite(clip_low) and np.isfinite(clip_high)) or clip_low > clip_high:
         raise ValueError(f"no {dtype} value lies in [a, b] = [{a}, {b}]")
-    q_start, q_span, regime = _central_plan(sign, p_low, width, dtype)
-    kind = _kernels.CentralTruncatedNormal if regime == _kernels.CENTRAL_ONLY else _kernels.TruncatedNormal
+    q_start, q_span, regime = _central_plan(sign, p_low, q_high, width, dtype)
+    kind = {_kernels.CENTRAL_ONLY: _kernels.CentralTruncatedNormal,
+            _kernels.RATIONAL_ONLY: _kernels.RationalTruncatedNormal}.get(regime, _kernels.TruncatedNormal)
     return kind(mean, std, sign, p_low, q_high, width, float(clip_low), float(clip_high), q_start, q_span, regime)
 
 
-def _central_plan(sign, p_low, width, dtype):
+def _central_plan(sign, p_low, q_high, width, dtype):
     """(q_start, q_span, regime) of the rational branches (docs/stream-format.md).
 
     float32 stream: an element's q = q_start + q_span * unit24(w), in float32,
     is sign * (P - 1/2) for its lower-side probability P. float64: q is
     sign * (P - 1/2) itself, over [p_low, p_low + width]. Rounding is
     monotone, so the q of the smallest and the largest u bound every
-    element's. If all lie within the central limit C (0.4775), every element
-    takes a rational; if less than half of that range does (an interval
-    mostly in a tail), every element takes AS 241 with its logarithm;
-    otherwise each element takes its own branch."""
+    element's. Regimes: every q within the central limit C (0.4775): every
+    element by the central rational; less than half of the q range within
+    C (an interval mostly in a tail): every element by AS 241, with its
+    logarithm, which resolves every float32 value there; float32, both
+    ends' probabilities at least the band's 0.00134 (within 3.0023 standard
+    deviations): every element by the central rational or the band's;
+    otherwise each element by its own branch."""
     if dtype == np.float32:
         q_start = np.float32(sign * (p_low - 0.5))
         q_span = np.float32(sign * width)
@@ -255,10 +259,13 @@ def _central_plan(sign, p_low, width, dtype):
     limit = float(_elementary.CENTRAL_LIMIT_F32)
     low, high = float(min(first, last)), float(max(first, last))
     inside = min(high, limit) - max(low, -limit)
+    band_low = float(_elementary.BAND_LOW_F32)
     if -limit <= low and high <= limit:
         regime = _kernels.CENTRAL_ONLY
     elif inside < 0.5 * (high - low):
         regime = _kernels.TAILS_ONLY
+    elif dtype == np.float32 and p_low >= band_low and q_high >= band_low:
+        regime = _kernels.RATIONAL_ONLY
     else:
         regime = _kernels.MIXED
     return float(q_start), float(q_span), regime

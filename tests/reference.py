@@ -117,31 +117,44 @@ def truncated_uniforms(indices, seed, dtype):
     return k.astype(np.float64) * 2.0**-52 + 2.0**-53
 
 
-#: Section 5: the float32 stream's central limit on |q|.
+#: Section 5: the 32-bit stream's central limit on |q| and the band's lowest
+#: probability.
 TRUNCATED_CENTRAL_LIMIT = np.float32(0.4775)
+TRUNCATED_BAND_LOW = np.float32(0.00134)
 
 
-def truncated_q_range(q_start, q_span):
-    """The float32 q of u = 0 and of the largest unit24 u (section 5)."""
-    return np.float32(q_start), np.float32(q_start) + np.float32(q_span) * np.float32(1 - 2.0**-24)
-
-
-def truncated_all_tail(q_first, q_last):
-    """Section 5: every element takes the AS 241 path when less than half of
-    the interval [q_first, q_last] lies within the central limit."""
-    low, high = sorted((float(q_first), float(q_last)))
+def truncated_regime(p_low, q_high, q_start, q_span):
+    """Section 5's regime of a 32-bit truncated-normal stream: "central",
+    "rational", "tails" or "mixed"."""
+    first = np.float32(q_start)
+    last = first + np.float32(q_span) * np.float32(1 - 2.0**-24)
+    low, high = sorted((float(first), float(last)))
     limit = float(TRUNCATED_CENTRAL_LIMIT)
-    central = not (-limit <= low and high <= limit)
-    return central and min(high, limit) - max(low, -limit) < 0.5 * (high - low)
+    if -limit <= low and high <= limit:
+        return "central"
+    if min(high, limit) - max(low, -limit) < 0.5 * (high - low):
+        return "tails"
+    if p_low >= TRUNCATED_BAND_LOW and q_high >= TRUNCATED_BAND_LOW:
+        return "rational"
+    return "mixed"
 
 
-def truncated_central_q(indices, seed, q_start, q_span):
-    """The float32 q = q_start + q_span * unit24(w) of each element of a
-    float32-stream truncated normal (section 5), in float32 arithmetic."""
+def truncated_rational_inputs(indices, seed, p_low, q_high, width, q_start, q_span):
+    """Per element of a 32-bit truncated-normal stream, in float32 as section 5
+    computes them: q, the lower-tail probability of the band and whether it is
+    on the lower side."""
     w, slot = element_words(indices, seed, 32, "truncated_normal")
     word = w[np.arange(len(slot)), slot]
     unit24 = (word >> np.uint64(8)).astype(np.float32) * np.float32(2.0**-24)
-    return np.float32(q_start) + np.float32(q_span) * unit24
+    q = np.float32(q_start) + np.float32(q_span) * unit24
+
+    def open_f32(x):
+        return x.astype(np.float32) * np.float32(2.0**-32) + np.float32(2.0**-33)
+
+    lower = np.float32(p_low) + np.float32(width) * open_f32(word)
+    upper = np.float32(q_high) + np.float32(width) * open_f32(MASK32 ^ word)
+    lower_side = lower <= np.float32(0.5)
+    return q, np.where(lower_side, lower, upper), lower_side
 
 
 # --------------------------------------------------------------------------

@@ -194,6 +194,34 @@ def test_central_coefficients_are_the_documented_fit():
     # the committed float32 values, up to float32 rounding of another LAPACK's fit
     np.testing.assert_allclose(num[::-1], np.array(E._CENTRAL_NUM_F32), rtol=1e-6)
     np.testing.assert_allclose(den[::-1], np.array(E._CENTRAL_DEN_F32), rtol=1e-6)
+    num, den, err = fit.fit_band()
+    assert err < 1e-8
+    assert np.float32(fit.BAND_LOW_F32) == E.BAND_LOW_F32 and np.float32(fit.BAND_SCALE_F32) == E.BAND_SCALE_F32
+    np.testing.assert_allclose(num[::-1], np.array(E._BAND_NUM_F32), rtol=1e-6)
+    np.testing.assert_allclose(den[::-1], np.array(E._BAND_DEN_F32), rtol=1e-6)
+
+
+@numba.njit(error_model="numpy")
+def _rational32(q, p, out):
+    for i in range(q.size):
+        out[i] = E.ndtri_rational_f32(q[i], p[i])
+
+
+def test_rational_f32_is_the_central_quantile_and_the_band():
+    q = _central_samples()
+    got, central = np.empty_like(q), np.empty_like(q)
+    _rational32(q, np.full_like(q, 0.01), got)
+    _central32(q, central)
+    np.testing.assert_array_equal(got, central)  # the padded central rational, bit for bit
+    rng = np.random.default_rng(5)
+    p = np.concatenate([rng.uniform(E.BAND_LOW_F32, 0.0225, 2 * 10**6),
+                        np.linspace(E.BAND_LOW_F32, 0.0225, 10**6), [E.BAND_LOW_F32, 0.0225]]).astype(np.float32)
+    outside = np.full_like(p, -0.49)  # |q| beyond the central limit: the band
+    band = np.empty_like(p)
+    _rational32(outside, p, band)
+    exact = scipy.special.ndtri(p.astype(np.float64))
+    ulps = np.abs(band - exact) / np.spacing(np.abs(exact).astype(np.float32))
+    assert np.max(ulps) <= 8 and np.mean(ulps) <= 1.5
 
 
 @numba.njit(error_model="numpy")

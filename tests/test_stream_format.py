@@ -99,24 +99,12 @@ def _truncated_reference(idx, seed, dtype, mean, std, a, b):
     return mean + std * z, abs(mean) + std * np.abs(z)
 
 
-def _central_q_parameters(mean, std, a, b):
-    sign, p_low, _, width = _mirrored(mean, std, a, b)
-    return np.float32(sign * (p_low - 0.5)), np.float32(sign * width)
-
-
-def _central_reference(idx, seed, mean, std, a, b):
-    """Section 5's float32 central branch: q in float32 as the spec computes
-    it, then the exact quantile of 1/2 + q (scipy, float64)."""
-    q = reference.truncated_central_q(idx, seed, *_central_q_parameters(mean, std, a, b))
-    z = scipy.special.ndtri(0.5 + q.astype(np.float64))
-    return q, mean + std * z, abs(mean) + std * np.abs(z)
-
-
 TRUNCATED_CASES = [
     (0.0, 1.0, -2.0, 2.0), (0.1, 1.5, -2.0, 3.5), (0.0, 1.0, 5.0, 6.0), (0.0, 1.0, -6.0, -5.0),
     (0.0, 0.02, -2.0, 2.0), (1.0, 2.0, 1.0, 1.5), (0.0, 1.0, -30.0, 0.5), (0.0, 1.0, 0.0, 1.0),
     (0.0, 1.0, 1.9, 2.2), (0.0, 1.0, -2.1, -1.8), (0.0, 0.3, -0.6, 0.6),
     (0.0, 1.0, 1.99, 2.5), (0.0, 1.0, 2.0, 3.0), (0.0, 1.0, -3.0, 3.0), (0.0, 1.0, 1.8, 2.05),
+    (0.0, 1.0, 2.9, 3.5), (0.0, 1.0, 1.5, 4.0),
 ]
 
 
@@ -132,35 +120,51 @@ def test_float64_truncated_normal_equals_inverse_cdf_reference(mean, std, a, b):
 
 @pytest.mark.parametrize("mean, std, a, b", TRUNCATED_CASES)
 def test_float32_truncated_normal_equals_reference(mean, std, a, b):
-    """Central elements within 8 float32 steps (of |mean| + std |z|) of the
-    exact quantile of their float32 q; tail elements at most one step from
-    the rounded AS 241 value; every value in [a, b]."""
+    """Section 5's 32-bit stream: elements on a rational branch within 8
+    float32 steps (of |mean| + std |z|) of the exact quantile of their float32
+    q (central) or probability (band); elements on the AS 241 path at most
+    one step from its rounded value; every value in [a, b]; each regime's
+    elements on the branches it names."""
     offset, n = 2**34 - 5000, 2**14
     idx = indices(offset, n)
     got = fastinit.fill_truncated_normal(np.empty(n, np.float32), mean, std, a, b, seed=11, offset=offset)
     wide = got.astype(np.float64)  # compare in float64: numpy would round a, b to float32
     assert np.all((wide >= a) & (wide <= b))
-    q, central, central_size = _central_reference(idx, 11, mean, std, a, b)
-    tail, tail_size = _truncated_reference(idx, 11, np.float32, mean, std, a, b)
-    limit = reference.TRUNCATED_CENTRAL_LIMIT
-    # within a float32 step of the limit, scipy's and fastinit's Phi may put q on either side
-    near = np.abs(np.abs(q) - limit) <= np.spacing(limit)
-    is_central = np.abs(q) <= limit
-    q_ends = reference.truncated_q_range(*_central_q_parameters(mean, std, a, b))
-    if reference.truncated_all_tail(*q_ends):
-        near, is_central = np.zeros(n, bool), np.zeros(n, bool)
-    central_ok = np.abs(wide - np.clip(central, a, b)) <= 8 * np.spacing(central_size.astype(np.float32))
+    sign, p_low, q_high, width = _mirrored(mean, std, a, b)
+    q_start, q_span = np.float32(sign * (p_low - 0.5)), np.float32(sign * width)
+    q, probability, lower_side = reference.truncated_rational_inputs(idx, 11, p_low, q_high, width, q_start, q_span)
+    limit, band_low = reference.TRUNCATED_CENTRAL_LIMIT, reference.TRUNCATED_BAND_LOW
+    regime = reference.truncated_regime(p_low, q_high, q_start, q_span)
+    central = np.abs(q) <= limit
+    band = ~central & ((probability >= band_low) if regime == "mixed" else (regime == "rational"))
+    if regime == "tails":
+        central = band = np.zeros(n, bool)
+    z_central = scipy.special.ndtri(0.5 + q.astype(np.float64))
+    z_band = scipy.special.ndtri(probability.astype(np.float64))
+    z = np.where(central, z_central, sign * np.where(lower_side, z_band, -z_band))
+    rational_ok = np.abs(wide - np.clip(mean + std * z, a, b)) <= 8 * np.spacing(
+        (abs(mean) + std * np.abs(z)).astype(np.float32))
+    tail, _ = _truncated_reference(idx, 11, np.float32, mean, std, a, b)
     rounded = np.clip(tail, a, b).astype(np.float32).astype(np.float64)
     tail_ok = np.abs(wide - rounded) <= np.spacing(np.abs(rounded).astype(np.float32))
-    assert np.all(np.where(near, central_ok | tail_ok, np.where(is_central, central_ok, tail_ok)))
-    if -2.0047 < (a - mean) / std and (b - mean) / std < 2.0047:
-        assert is_central.all()  # the initializers' intervals take no tail path
-    if min(abs(a - mean), abs(b - mean)) / std > 2.0047 and (a - mean) * (b - mean) > 0:
-        assert not is_central.any()
-    if (a, b) in ((1.99, 2.5), (2.0, 3.0), (1.9, 2.2)):  # mostly in the tail: all elements on the AS 241 path
-        assert not is_central.any()
-    if (a, b) in ((1.8, 2.05), (-3.0, 3.0)):  # each element by its own q: both branches occur
-        assert is_central.any() and not is_central.all()
+    # within a float32 step of a branch's limit, scipy's and fastinit's Phi may pick either side
+    near = (np.abs(np.abs(q) - limit) <= np.spacing(limit)) | (
+        (regime == "mixed") & (np.abs(probability - band_low) <= 2 * np.spacing(band_low)))
+    on_rational = central | band
+    assert np.all(np.where(near, rational_ok | tail_ok, np.where(on_rational, rational_ok, tail_ok)))
+    expected_regime = {(0.0, 1.0, -2.0, 2.0): "central", (0.0, 0.02, -2.0, 2.0): "mixed",
+                       (0.0, 1.0, 5.0, 6.0): "tails", (0.0, 1.0, -6.0, -5.0): "tails",
+                       (0.0, 1.0, 0.0, 1.0): "central", (0.0, 1.0, 2.0, 3.0): "tails",
+                       (0.0, 1.0, -3.0, 3.0): "rational", (0.0, 1.0, 1.8, 2.05): "rational",
+                       (0.0, 1.0, 2.9, 3.5): "tails", (0.0, 1.0, 1.5, 4.0): "mixed"}
+    if (mean, std, a, b) in expected_regime:
+        assert regime == expected_regime[(mean, std, a, b)]
+    if regime == "central":
+        assert central.all()
+    if regime == "rational":
+        assert band.any() and on_rational.all()
+    if regime == "mixed":  # each element by its own branch: band and tail elements occur here
+        assert band.any() and not on_rational.all()
 
 
 @pytest.mark.parametrize("name", FILLS)
@@ -263,8 +267,8 @@ PINNED = {
     ("normal", "float32", 9223372036854788153): "aeed55dc6f0cb2aecbc8cd2aeec999af04085cd7a1af603722e7fca28d7b0e63",
     ("normal", "float64", 0): "5e96b58ffdb1989e33b3c9d0d6353aa612a20ee93af49605f22503603dcc92c1",
     ("normal", "float64", 9223372036854788153): "9f48b67d83a3d701a5954691666c476c1abb230f61ea3d225e62488b00c3633c",
-    ("truncated_normal", "float32", 0): "4e88078d6c6f3c9dec05389d2a9d9e264716dd604293ed1358c49f7b9cf364af",
-    ("truncated_normal", "float32", 9223372036854788153): "6da3290785bfac4e5ecc3347aba211e43986af3868488f80ccfb46e5628ceaf5",
+    ("truncated_normal", "float32", 0): "c3bdd1029aa5d8a3013a2cd3171850cfc4662b7d5ec1d6b6593e92427b3b1b15",
+    ("truncated_normal", "float32", 9223372036854788153): "e4313c930b7496812388d3d3217d362084069b63e6f4c3c0a879779733a4bc26",
     ("truncated_normal", "float64", 0): "77dace37aeab57f4784cd13297637b332a40df3a06b5b8472f0f75c221d9c313",
     ("truncated_normal", "float64", 9223372036854788153): "a58d5926b30c1f772528f708645e208ab226ff1af56751d0e775ed8ecbbc01c8",
     ("uniform", "float16", 0): "5e6a0784b6a942ec8e29ad23bd10081d01013414cf1d77dbfeef6cd8dc65dfb5",
