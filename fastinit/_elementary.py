@@ -204,6 +204,15 @@ def as241_is_central(p):
 
 
 @inline
+def ndtri_central_f64(p):
+    """AS 241's central branch alone: the quantile for 0.075 <= p <= 1/2, bit
+    for bit what ndtri_lower_f64 and ndtri_band_f64 return there, without
+    their per-lane choice of coefficients."""
+    q = p - _F64(0.5)
+    return q * _rational7(_F64(0.180625) - q * q, True, True)
+
+
+@inline
 def ndtri_lower_f64(p):
     """Standard normal quantile for 0 < p <= 1/2 (p a positive normal float64).
 

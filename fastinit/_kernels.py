@@ -38,8 +38,10 @@ from ._elementary import (
     f32_to_f16_bits,
     in_band_or_central,
     log_f32,
+    as241_is_central,
     ndtri_band_f64,
     ndtri_central_f32,
+    ndtri_central_f64,
     ndtri_lower_f64,
     ndtri_rational_f32,
     sincos_turns_f32,
@@ -226,14 +228,6 @@ def truncated_rational_f32(p, w):
 
 
 @inline
-def truncated_band_f64(p, like, u):
-    """The float64 value of an element whose probability lies in
-    ndtri_band_f64's range, from its open52 uniform u."""
-    s = truncated_probability(p, u)
-    return truncated_value(p, like, s, ndtri_band_f64(abs(s)))
-
-
-@inline
 def truncated_tail_f32(p, like, w):
     """The float32 value of an element on the tail path: AS 241 in float64
     on its open32 uniform; like is a float32 array."""
@@ -275,8 +269,7 @@ def _values_overload(params, out, w0, w1, w2, w3):
             return lambda params, out, w0, w1, w2, w3: (
                 truncated_central_f32(params, w0)[1], truncated_central_f32(params, w1)[1],
                 truncated_central_f32(params, w2)[1], truncated_central_f32(params, w3)[1])
-        return lambda params, out, w0, w1, w2, w3: (
-            truncated_band_f64(params, out, open_unit_f64(w0, w1)), truncated_band_f64(params, out, open_unit_f64(w2, w3)))
+        return None  # float64: _central_block64
     if name is RawWords:
         return lambda params, out, w0, w1, w2, w3: (w0, w1, w2, w3)
     return None
@@ -456,6 +449,37 @@ def _truncated_block(dst, start, cbase, params, k0, k1, c2, c3, scratch):
         _pend(dst, base, m, params, k0, k1, c2, c3, scratch, _signed_as_is)
 
 
+@inline
+def _central_block64(dst, start, cbase, params, k0, k1, c2, c3, scratch):
+    """The float64 block of CentralTruncatedNormal (every element within
+    ndtri_band_f64's range): the probabilities in one vector loop, then the
+    values in another, by AS 241's central rational alone when no element of
+    the block needs the band (the same bits, without the per-lane choice of
+    coefficients)."""
+    base = _U64(start)
+    prefer_wide_vectors()
+    probability = scratch.block
+    c2 = _U64(TRUNCATED_NORMAL_ID)
+    c3 = _U64(64)
+    for t in range(_U64(LANES)):
+        c = cbase + t
+        w0, w1, w2, w3 = philox4x32_10(c & _MASK32, c >> _U64(32), c2, c3, k0, k1)
+        _store(probability, _U64(0), t, (truncated_probability(params, open_unit_f64(w0, w1)),
+                                         truncated_probability(params, open_unit_f64(w2, w3))))
+    lowest = _F64(0.5)
+    for i in range(_U64(_BLOCK64)):
+        p = abs(probability[i])
+        lowest = p if p < lowest else lowest
+    if as241_is_central(lowest):
+        for i in range(_U64(_BLOCK64)):
+            s = probability[i]
+            dst[base + i] = truncated_value(params, dst, s, ndtri_central_f64(abs(s)))
+    else:
+        for i in range(_U64(_BLOCK64)):
+            s = probability[i]
+            dst[base + i] = truncated_value(params, dst, s, ndtri_band_f64(abs(s)))
+
+
 #: Elements of ziggurat blocks that left the fast path (about 1.1 per block)
 #: wait in a list, which is resolved once it holds this many: enough for
 #: vector loops, soon enough that their places in dst are still in cache.
@@ -545,6 +569,8 @@ def _block_overload(dst, start, cbase, params, k0, k1, c2, c3, scratch):
     kind = getattr(params, "instance_class", None)
     if kind is TruncatedNormal:
         return _truncated_block32.py_func if dst.dtype.bitwidth <= 32 else _truncated_block.py_func
+    if kind is CentralTruncatedNormal and dst.dtype == types.float64:
+        return _central_block64.py_func
     if kind is Normal and dst.dtype == types.float64:
         return _ziggurat_block.py_func
     return lambda dst, start, cbase, params, k0, k1, c2, c3, scratch: _counter_loop(
@@ -572,7 +598,7 @@ def _scratch(params, out):
 @overload(_scratch, jit_options=INLINE_OPTIONS)
 def _scratch_overload(params, out):
     kind = getattr(params, "instance_class", None)
-    if kind is TruncatedNormal:
+    if kind is TruncatedNormal or (kind is CentralTruncatedNormal and out.dtype == types.float64):
         is32 = out.dtype.bitwidth <= 32
         per_block = _BLOCK32 if is32 else _BLOCK64
         block_type = np.uint32 if is32 else np.float64

@@ -276,10 +276,14 @@ def fill_truncated_normal(out, mean=0.0, std=1.0, a=-2.0, b=2.0, *, seed, offset
     :math:`\mathcal{N}(\text{mean}, \text{std}^2)` truncated to :math:`[a, b]`.
 
     ``a`` and ``b`` are absolute bounds, as in ``torch.nn.init.trunc_normal_``
-    (not multiples of ``std``). Sampling is by inverse CDF in float64
-    (AS 241) on whichever tail keeps full relative precision, so intervals far
-    in the tails (e.g. [5, 6] standard deviations) keep their true shape and
-    many distinct values. Every value ``v`` satisfies ``a <= v <= b`` exactly.
+    (not multiples of ``std``). Sampling is by inverse CDF: within 2.0047
+    standard deviations of the mean by one rational without logarithm (float32
+    for float32 and 16-bit outputs, float64 for float64; a second rational
+    carries float32 on to 3.0023), beyond by Wichura's AS 241 in float64 on
+    whichever tail keeps full relative precision, so intervals far in the
+    tails (e.g. [5, 6] standard deviations) keep their true shape and every
+    float32 value (docs/stream-format.md, section 5). Every value ``v``
+    satisfies ``a <= v <= b`` exactly.
 
     Args:
         out: writable float32, float64, float16 or bfloat16 ndarray of any shape.
