@@ -33,43 +33,14 @@ CENTRAL_LIMIT = 0.4775  # |q| beyond this (in float32) goes to the float64 tail 
 DEGREE = 4
 
 
-def fit(qmax=CENTRAL_LIMIT * 1.0005, degree=DEGREE, nodes=6000, rounds=80):
-    x = np.cos(np.pi * (np.arange(nodes) + 0.5) / nodes)
-    s = (x + 1) / 2 * qmax**2
-    q = np.sqrt(s)
-    g = np.where(q > 1e-9, ndtri(0.5 + q) / np.maximum(q, 1e-300), np.sqrt(2 * np.pi))
-    r = 0.25 - s
-    weight = np.ones(nodes)
-    den = np.ones(nodes)
-    powers = np.arange(degree + 1)
-    for _ in range(rounds):
-        # N(r) - g (D(r) - 1) = g, rows scaled by 1 / (g D_previous) for relative error
-        a = np.hstack([r[:, None] ** powers, -g[:, None] * r[:, None] ** powers[1:]])
-        a = a / (den * g)[:, None] * weight[:, None]
-        coef, *_ = np.linalg.lstsq(a, weight / den, rcond=None)
-        num = coef[: degree + 1]
-        dcoef = np.concatenate([[1.0], coef[degree + 1:]])
-        den = np.polyval(dcoef[::-1], r)
-        err = np.polyval(num[::-1], r) / den / g - 1
-        weight = weight * (1 + 0.5 * np.abs(err) / np.abs(err).max())
-        weight /= weight.mean()
-    return num.astype(np.float32), dcoef.astype(np.float32), np.abs(err).max()
-
-
-BAND_LOW_F32 = 0.00134  # Phi(-3.0023): an interval of +-3 standard deviations lies within
-BAND_HIGH_F32 = 0.5 - CENTRAL_LIMIT
-BAND_SCALE_F32 = 1 / (BAND_HIGH_F32 - BAND_LOW_F32)
-BAND_DEGREE_F32 = 5
-
-
-def fit_band(degree=BAND_DEGREE_F32, nodes=6000, rounds=60):
-    x = np.cos(np.pi * (np.arange(nodes) + 0.5) / nodes)
-    lo, hi = 0.99 * BAND_LOW_F32, 1.001 * BAND_HIGH_F32
-    p = lo + (x + 1) / 2 * (hi - lo)
-    g = ndtri(p)
-    v = (p - BAND_LOW_F32) * BAND_SCALE_F32
-    weight = np.ones(nodes)
-    den = np.ones(nodes)
+def rational_fit(v, g, degree, rounds):
+    """N(v) / D(v) of the given degree, D's constant term 1, for the relative
+    error against g on the nodes v: linearized least squares
+    (N(v) - g (D(v) - 1) = g, rows scaled by 1 / (g D_previous)) with Lawson
+    reweighting. Returns float32 coefficients, constant term first, and the
+    float64 fit's largest relative error."""
+    weight = np.ones(v.size)
+    den = np.ones(v.size)
     powers = np.arange(degree + 1)
     for _ in range(rounds):
         a = np.hstack([v[:, None] ** powers, -g[:, None] * v[:, None] ** powers[1:]])
@@ -82,6 +53,29 @@ def fit_band(degree=BAND_DEGREE_F32, nodes=6000, rounds=60):
         weight = weight * (1 + 0.5 * np.abs(err) / np.abs(err).max())
         weight /= weight.mean()
     return num.astype(np.float32), dcoef.astype(np.float32), np.abs(err).max()
+
+
+def chebyshev_nodes(lo, hi, nodes):
+    x = np.cos(np.pi * (np.arange(nodes) + 0.5) / nodes)
+    return lo + (x + 1) / 2 * (hi - lo)
+
+
+def fit(qmax=CENTRAL_LIMIT * 1.0005, degree=DEGREE, nodes=6000, rounds=80):
+    s = chebyshev_nodes(0.0, qmax**2, nodes)
+    q = np.sqrt(s)
+    g = np.where(q > 1e-9, ndtri(0.5 + q) / np.maximum(q, 1e-300), np.sqrt(2 * np.pi))
+    return rational_fit(0.25 - s, g, degree, rounds)
+
+
+BAND_LOW_F32 = 0.00134  # Phi(-3.0023): an interval of +-3 standard deviations lies within
+BAND_HIGH_F32 = 0.5 - CENTRAL_LIMIT
+BAND_SCALE_F32 = 1 / (BAND_HIGH_F32 - BAND_LOW_F32)
+BAND_DEGREE_F32 = 5
+
+
+def fit_band(degree=BAND_DEGREE_F32, nodes=6000, rounds=60):
+    p = chebyshev_nodes(0.99 * BAND_LOW_F32, 1.001 * BAND_HIGH_F32, nodes)
+    return rational_fit((p - BAND_LOW_F32) * BAND_SCALE_F32, ndtri(p), degree, rounds)
 
 
 if __name__ == "__main__":

@@ -418,6 +418,20 @@ def _truncated_block32(dst, start, cbase, params, k0, k1, c2, c3, scratch):
 
 
 @inline
+def _probabilities64(probability, cbase, params, k0, k1):
+    """The signed probabilities of a float64 block's elements, in one vector
+    loop; counter words 2 and 3 are (TRUNCATED_NORMAL_ID, 64), as constants."""
+    prefer_wide_vectors()
+    c2 = _U64(TRUNCATED_NORMAL_ID)
+    c3 = _U64(64)
+    for t in range(_U64(LANES)):
+        c = cbase + t
+        w0, w1, w2, w3 = philox4x32_10(c & _MASK32, c >> _U64(32), c2, c3, k0, k1)
+        _store(probability, _U64(0), t, (truncated_probability(params, open_unit_f64(w0, w1)),
+                                         truncated_probability(params, open_unit_f64(w2, w3))))
+
+
+@inline
 def _truncated_block(dst, start, cbase, params, k0, k1, c2, c3, scratch):
     """The float64 truncated-normal block, regimes MIXED and TAILS_ONLY
     (CENTRAL_ONLY is the counter loop of CentralTruncatedNormal): every
@@ -430,11 +444,7 @@ def _truncated_block(dst, start, cbase, params, k0, k1, c2, c3, scratch):
     c2 = _U64(TRUNCATED_NORMAL_ID)
     c3 = _U64(64)
     regime = params.regime
-    for t in range(_U64(LANES)):
-        c = cbase + t
-        w0, w1, w2, w3 = philox4x32_10(c & _MASK32, c >> _U64(32), c2, c3, k0, k1)
-        _store(probability, _U64(0), t, (truncated_probability(params, open_unit_f64(w0, w1)),
-                                         truncated_probability(params, open_unit_f64(w2, w3))))
+    _probabilities64(probability, cbase, params, k0, k1)
     if regime == TAILS_ONLY:
         for i in range(_U64(_BLOCK64)):
             s = probability[i]
@@ -459,13 +469,7 @@ def _central_block64(dst, start, cbase, params, k0, k1, c2, c3, scratch):
     base = _U64(start)
     prefer_wide_vectors()
     probability = scratch.block
-    c2 = _U64(TRUNCATED_NORMAL_ID)
-    c3 = _U64(64)
-    for t in range(_U64(LANES)):
-        c = cbase + t
-        w0, w1, w2, w3 = philox4x32_10(c & _MASK32, c >> _U64(32), c2, c3, k0, k1)
-        _store(probability, _U64(0), t, (truncated_probability(params, open_unit_f64(w0, w1)),
-                                         truncated_probability(params, open_unit_f64(w2, w3))))
+    _probabilities64(probability, cbase, params, k0, k1)
     lowest = _F64(0.5)
     for i in range(_U64(_BLOCK64)):
         p = abs(probability[i])

@@ -181,13 +181,19 @@ def test_central_quantile_f32_is_odd():
     np.testing.assert_array_equal(mirrored, -got)
 
 
-def test_central_coefficients_are_the_documented_fit():
+def _docs_script(name):
+    """A script of docs/ (the fits of the format's constants), as a module."""
     import importlib.util
     import pathlib
-    path = pathlib.Path(__file__).parent.parent / "docs" / "truncated_central_fit.py"
-    spec = importlib.util.spec_from_file_location("truncated_central_fit", path)
-    fit = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fit)
+    path = pathlib.Path(__file__).parent.parent / "docs" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_central_coefficients_are_the_documented_fit():
+    fit = _docs_script("truncated_central_fit")
     num, den, err = fit.fit()
     assert err < 1e-7
     assert fit.CENTRAL_LIMIT == float(E.CENTRAL_LIMIT_F32) or np.float32(fit.CENTRAL_LIMIT) == E.CENTRAL_LIMIT_F32
@@ -246,12 +252,7 @@ def test_band_quantile_f64_against_scipy():
 
 
 def test_band_coefficients_are_the_documented_fit():
-    import importlib.util
-    import pathlib
-    path = pathlib.Path(__file__).parent.parent / "docs" / "truncated_band_fit.py"
-    spec = importlib.util.spec_from_file_location("truncated_band_fit", path)
-    fit = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fit)
+    fit = _docs_script("truncated_band_fit")
     num, den, err = fit.fit()
     assert err < 1e-16
     assert fit.BAND_LOW == E.BAND_LOW and fit.BAND_SCALE == E.BAND_SCALE
