@@ -34,11 +34,11 @@ from ._elementary import (
     BAND_LOW,
     BAND_LOW_F32,
     CENTRAL_LIMIT_F32,
+    as241_is_central,
     f32_to_bf16_bits,
     f32_to_f16_bits,
     in_band_or_central,
     log_f32,
-    as241_is_central,
     ndtri_band_f64,
     ndtri_central_f32,
     ndtri_central_f64,
@@ -185,16 +185,16 @@ def truncated_value(p, like, signed_probability, z):
 
 @inline
 def truncated_central_f32(p, w):
-    """(q, value) of a float32-stream element from its word: q = q_start +
+    """The value of a float32-stream element from its word: q = q_start +
     q_span * unit24(w) in float32, value = mean + std * Phi^-1(1/2 + q) in
     float32, clamped to [clip_low, clip_high]. Valid where |q| <=
-    CENTRAL_LIMIT_F32; the caller sends the others to truncated_tail_f32."""
+    CENTRAL_LIMIT_F32 (regime CENTRAL_ONLY)."""
     q = _F32(p.q_start) + _F32(p.q_span) * unit_f32(w)
     v = _F32(p.mean) + _F32(p.std) * ndtri_central_f32(q)
     lo = _F32(p.clip_low)
     hi = _F32(p.clip_high)
     v = v if v > lo else lo
-    return q, (v if v < hi else hi)
+    return v if v < hi else hi
 
 
 @inline
@@ -267,8 +267,8 @@ def _values_overload(params, out, w0, w1, w2, w3):
     if name is CentralTruncatedNormal:
         if is32:
             return lambda params, out, w0, w1, w2, w3: (
-                truncated_central_f32(params, w0)[1], truncated_central_f32(params, w1)[1],
-                truncated_central_f32(params, w2)[1], truncated_central_f32(params, w3)[1])
+                truncated_central_f32(params, w0), truncated_central_f32(params, w1),
+                truncated_central_f32(params, w2), truncated_central_f32(params, w3))
         return None  # float64: _central_block64
     if name is RawWords:
         return lambda params, out, w0, w1, w2, w3: (w0, w1, w2, w3)
@@ -432,23 +432,26 @@ def _probabilities64(probability, cbase, params, k0, k1):
 
 
 @inline
+def _values64(dst, base, probability, params, quantile):
+    """dst[base + i] = the value of the block's element i from its signed
+    probability, by quantile(|probability|), in one vector loop."""
+    prefer_wide_vectors()
+    for i in range(_U64(_BLOCK64)):
+        s = probability[i]
+        dst[base + i] = truncated_value(params, dst, s, quantile(abs(s)))
+
+
+@inline
 def _truncated_block(dst, start, cbase, params, k0, k1, c2, c3, scratch):
     """The float64 truncated-normal block, regimes MIXED and TAILS_ONLY
-    (CENTRAL_ONLY is the counter loop of CentralTruncatedNormal): every
-    element by AS 241, or each by its own probability, the few below
-    BAND_LOW flagged and pending. c2 and c3 are (TRUNCATED_NORMAL_ID, 64),
-    as constants."""
+    (CENTRAL_ONLY is _central_block64): every element by AS 241, or each by
+    its own probability, the few below BAND_LOW flagged and pending."""
     base = _U64(start)  # unsigned indices: no negative-index wraparound in the loops
     prefer_wide_vectors()
     probability, flags = scratch.block, scratch.flags
-    c2 = _U64(TRUNCATED_NORMAL_ID)
-    c3 = _U64(64)
-    regime = params.regime
     _probabilities64(probability, cbase, params, k0, k1)
-    if regime == TAILS_ONLY:
-        for i in range(_U64(_BLOCK64)):
-            s = probability[i]
-            dst[base + i] = truncated_value(params, dst, s, ndtri_lower_f64(abs(s)))
+    if params.regime == TAILS_ONLY:
+        _values64(dst, base, probability, params, ndtri_lower_f64)
     else:
         for i in range(_U64(_BLOCK64)):
             s = probability[i]
@@ -475,13 +478,9 @@ def _central_block64(dst, start, cbase, params, k0, k1, c2, c3, scratch):
         p = abs(probability[i])
         lowest = p if p < lowest else lowest
     if as241_is_central(lowest):
-        for i in range(_U64(_BLOCK64)):
-            s = probability[i]
-            dst[base + i] = truncated_value(params, dst, s, ndtri_central_f64(abs(s)))
+        _values64(dst, base, probability, params, ndtri_central_f64)
     else:
-        for i in range(_U64(_BLOCK64)):
-            s = probability[i]
-            dst[base + i] = truncated_value(params, dst, s, ndtri_band_f64(abs(s)))
+        _values64(dst, base, probability, params, ndtri_band_f64)
 
 
 #: Elements of ziggurat blocks that left the fast path (about 1.1 per block)
