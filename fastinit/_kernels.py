@@ -403,12 +403,11 @@ def _truncated_block32(dst, start, cbase, params, k0, k1, c2, c3, scratch):
     words, flags = scratch.block, scratch.flags
     c2 = _U64(TRUNCATED_NORMAL_ID)
     c3 = _U64(32)
+    _counter_loop(words, 0, cbase, _RAW_WORDS, k0, k1, c2, c3, dst)
     if params.regime == TAILS_ONLY:  # a whole block of tail elements: one vector loop
-        _counter_loop(words, 0, cbase, _RAW_WORDS, k0, k1, c2, c3, dst)
         for i in range(_U64(_BLOCK32)):
             dst[base + i] = truncated_tail_f32(params, dst, words[i])
     else:
-        _counter_loop(words, 0, cbase, _RAW_WORDS, k0, k1, c2, c3, dst)
         for i in range(_U64(_BLOCK32)):
             rational, v = truncated_rational_f32(params, words[i])
             dst[base + i] = v
