@@ -140,11 +140,16 @@ def _uniform_f64(p, lo, hi):
 
 
 @inline
+def open_f32(w):
+    """fl32(w) * 2**-32 + 2**-33 in float32, in (0, 1] (Box-Muller's u1)."""
+    return _F32(w) * _F32(2.0**-32) + _F32(2.0**-33)
+
+
+@inline
 def box_muller_f32(w0, w1):
     """Two standard normals from two words: u1 = (w0 + 1/2) * 2**-32 rounded
     to float32 (in (0, 1]), angle = (w1 >> 8) / 2**24 turns."""
-    u1 = _F32(w0) * _F32(2.0**-32) + _F32(2.0**-33)
-    r = np.sqrt(_F32(-2.0) * log_f32(u1))
+    r = np.sqrt(_F32(-2.0) * log_f32(open_f32(w0)))
     s, c = sincos_turns_f32(w1 >> _U64(8))
     return r * c, r * s
 
@@ -195,12 +200,6 @@ def truncated_central_f32(p, w):
     hi = _F32(p.clip_high)
     v = v if v > lo else lo
     return v if v < hi else hi
-
-
-@inline
-def open_f32(w):
-    """fl32(w) * 2**-32 + 2**-33 in float32, in (0, 1] (Box-Muller's u1)."""
-    return _F32(w) * _F32(2.0**-32) + _F32(2.0**-33)
 
 
 @inline

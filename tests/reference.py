@@ -72,6 +72,12 @@ def uniform(indices, seed, dtype, low, high):
     return np.minimum(lo + span * u.astype(dtype), top).astype(dtype)
 
 
+def open_f32(words):
+    """fl32(w) * 2**-32 + 2**-33 in float32 (Box-Muller's u1; the truncated
+    normal's band probabilities)."""
+    return words.astype(np.float32) * np.float32(2.0**-32) + np.float32(2.0**-33)
+
+
 def box_muller_inputs(indices, seed, dtype):
     """(u1, angle in turns, use_cos) per element, exact, as long doubles."""
     dtype = np.dtype(dtype)
@@ -82,7 +88,7 @@ def box_muller_inputs(indices, seed, dtype):
         pair = slot // 2
         w0 = w[rows, 2 * pair]
         w1 = w[rows, 2 * pair + 1]
-        u1 = w0.astype(np.float32) * np.float32(2.0**-32) + np.float32(2.0**-33)
+        u1 = open_f32(w0)
         turns = (w1 >> np.uint64(8)).astype(np.longdouble) / np.longdouble(2.0**24)
         use_cos = slot % 2 == 0
     else:
@@ -147,10 +153,6 @@ def truncated_rational_inputs(indices, seed, p_low, q_high, width, q_start, q_sp
     word = w[np.arange(len(slot)), slot]
     unit24 = (word >> np.uint64(8)).astype(np.float32) * np.float32(2.0**-24)
     q = np.float32(q_start) + np.float32(q_span) * unit24
-
-    def open_f32(x):
-        return x.astype(np.float32) * np.float32(2.0**-32) + np.float32(2.0**-33)
-
     lower = np.float32(p_low) + np.float32(width) * open_f32(word)
     upper = np.float32(q_high) + np.float32(width) * open_f32(MASK32 ^ word)
     lower_side = lower <= np.float32(0.5)
