@@ -704,7 +704,8 @@ CHUNKS_PER_THREAD = 8
 @parallel_kernel
 def fill_parallel(out, params, fmt, k0, k1, c2, c3, offset, threads):
     """Fill the flat buffer out with elements offset .. offset+out.size-1 on
-    ``threads`` threads (numba.get_num_threads() of the caller).
+    ``threads`` threads (numba.get_num_threads() of the caller). Returns
+    nothing: boxing ``out`` again would cost a quarter of a small fill's call.
 
     out is float32 or float64 (fmt None), or uint16 holding float16 or
     bfloat16 bits (fmt a Float16 or BFloat16 tuple)."""
@@ -713,7 +714,6 @@ def fill_parallel(out, params, fmt, k0, k1, c2, c3, offset, threads):
     for g in numba.prange(chunks):
         _fill_blocks(out, params, fmt, k0, k1, c2, c3, first, head,
                      g * count // chunks, (g + 1) * count // chunks)
-    return out
 
 
 @kernel
@@ -721,7 +721,6 @@ def fill_serial(out, params, fmt, k0, k1, c2, c3, offset, threads=1):
     """Same as fill_parallel on the calling thread (for small buffers)."""
     count, first, head = _geometry(out, offset)
     _fill_blocks(out, params, fmt, k0, k1, c2, c3, first, head, 0, count)
-    return out
 
 
 @parallel_kernel

@@ -42,9 +42,10 @@ def _generate(out, params, fmt, distribution_id, seed, offset):
         return out
     view, compute = _formats.kernel_view(out)
     k0, k1 = _key_words(seed)
-    words = (np.uint64(k0), np.uint64(k1), np.uint64(distribution_id), np.uint64(8 * compute.itemsize))
+    words = (k0, k1, distribution_id, 8 * compute.itemsize)
     if out.flags.c_contiguous:
-        _fill_flat(np.asarray(view).reshape(-1), params, fmt, words, offset)
+        flat = view if view.ndim == 1 and type(view) is np.ndarray else np.asarray(view).reshape(-1)
+        _fill_flat(flat, params, fmt, words, offset)
         return out
     scratch = np.empty(min(out.size, STRIDED_CHUNK), view.dtype)
     for start in range(0, out.size, STRIDED_CHUNK):
@@ -74,11 +75,42 @@ def _parallel(size):
     return size >= PARALLEL_THRESHOLD and not _forked
 
 
+#: The fill kernels' compiled entry points, by what decides their Numba
+#: signature (the flat output's dtype and alignment, the parameter and format
+#: types). A call through one skips the dispatcher, whose typing of ten
+#: arguments (namedtuples among them) cost more than the whole fill of a bias:
+#: 2 us, against 1 us for the entry point (bench/per_call.py). The first call
+#: of each signature goes through the dispatcher, which loads or compiles it.
+_ENTRY_POINTS = {}
+
+
 def _fill_flat(flat, params, fmt, words, offset):
-    if not _parallel(flat.size):
-        _kernels.fill_serial(flat, params, fmt, *words, np.uint64(offset))
-    else:
-        _kernels.fill_parallel(flat, params, fmt, *words, np.uint64(offset), numba.get_num_threads())
+    """Fill the flat, C-contiguous, writable array ``flat`` (words: k0, k1,
+    distribution id and bits per element, as Python ints)."""
+    parallel = _parallel(flat.size)
+    threads = numba.get_num_threads() if parallel else 1
+    key = (parallel, flat.dtype, flat.flags.aligned, type(params), type(fmt))
+    entry = _ENTRY_POINTS.get(key)
+    if entry is None:
+        kernel = _kernels.fill_parallel if parallel else _kernels.fill_serial
+        args = (flat, params, fmt, *(np.uint64(w) for w in words), np.uint64(offset), threads)
+        kernel(*args)
+        _ENTRY_POINTS[key] = _entry_point(kernel, args)
+        return
+    entry(flat, params, fmt, *words, offset, threads)
+
+
+def _entry_point(kernel, args):
+    """The compiled entry point of ``kernel`` for ``args`` (its unsigned words
+    and offset then accept Python ints); the dispatcher itself, fed NumPy
+    integers, if Numba does not list that overload."""
+    compiled = kernel.overloads.get(tuple(kernel.typeof_pyval(arg) for arg in args))
+    if compiled is not None:
+        return compiled.entry_point
+
+    def through_dispatcher(flat, params, fmt, *rest):
+        return kernel(flat, params, fmt, *(np.uint64(w) for w in rest[:-1]), rest[-1])
+    return through_dispatcher
 
 
 def _no_value(dtype, interval):

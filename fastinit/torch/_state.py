@@ -5,17 +5,21 @@ only the thread that entered a block sees it."""
 
 import threading
 
-_local = threading.local()
+
+
+class _Contexts(threading.local):
+    def __init__(self):
+        self.contexts = []  # each thread starts with its own empty stack
+
+
+_local = _Contexts()
 
 
 def stack():
-    contexts = getattr(_local, "contexts", None)
-    if contexts is None:
-        contexts = _local.contexts = []
-    return contexts
+    return _local.contexts
 
 
 def active():
     """The innermost active context of this thread, or None."""
-    contexts = getattr(_local, "contexts", None)
+    contexts = _local.contexts
     return contexts[-1] if contexts else None

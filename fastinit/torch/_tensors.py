@@ -9,6 +9,7 @@ build on these helpers.
 import ctypes
 import ctypes.util
 import mmap
+import threading
 
 import torch
 
@@ -25,10 +26,10 @@ PLAIN_TYPES = (torch.Tensor, torch.nn.Parameter, torch.nn.Buffer) if hasattr(tor
 
 def fillable(tensor):
     """True where fastinit's kernels can fill ``tensor`` in place: a plain CPU
-    tensor, strided, of a float dtype, not a lazily conjugated or negated view."""
-    return (type(tensor) in PLAIN_TYPES and tensor.device.type == "cpu" and tensor.dtype in FILLABLE_DTYPES
-            and tensor.layout == torch.strided and not tensor.is_conj() and not tensor.is_neg()
-            and not tensor.is_quantized)
+    tensor, strided, of a float dtype, not a lazily negated view. (A lazily
+    conjugated view and a quantized tensor have complex and quantized dtypes.)"""
+    return (type(tensor) in PLAIN_TYPES and tensor.is_cpu and tensor.dtype in FILLABLE_DTYPES
+            and tensor.layout == torch.strided and not tensor.is_neg())
 
 
 def numpy_view(tensor):
@@ -39,9 +40,19 @@ def numpy_view(tensor):
     return data.numpy()
 
 
+class _SeedWords(threading.local):
+    def __init__(self):
+        self.words = torch.empty(2, dtype=torch.int64)  # one per thread, refilled by each draw
+
+
+_seed_words = _SeedWords()
+
+
 def seed_from_generator(generator):
-    """64 bits drawn from a torch generator (torch's global one for None)."""
-    low, high = torch.randint(0, 2**32, (2,), dtype=torch.int64, generator=generator).tolist()  # one conversion
+    """64 bits drawn from a torch generator (torch's global one for None):
+    ``torch.randint(0, 2**32, (2,), generator=generator)``, low word first,
+    drawn in place into a buffer of the thread (no new tensor per call)."""
+    low, high = _seed_words.words.random_(0, 2**32, generator=generator).tolist()  # one conversion
     return low | high << 32
 
 
