@@ -8,6 +8,7 @@ a bfloat16 dtype is asked for by name.
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from . import _kernels
 
 NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
 FLOAT16 = np.dtype(np.float16)
+UINT16 = np.dtype(np.uint16)
 
 
 def bfloat16_dtype():
@@ -124,11 +126,27 @@ def compute_dtype(dtype):
     return dtype if dtype in NATIVE else np.dtype(np.float32)
 
 
+class Memory(NamedTuple):
+    """``size`` C-contiguous elements of ``dtype`` at ``address``: a buffer the
+    fill functions write without a NumPy view of it (fastinit.torch's small
+    tensors; the caller checks the memory and keeps it alive). Filled on the
+    calling thread."""
+    address: int
+    size: int
+    dtype: np.dtype
+
+
+def kernel_dtype(dtype):
+    """The dtype the kernels write for an output of dtype: itself for
+    float32/float64, uint16 (the bits) for 16-bit formats."""
+    return dtype if dtype in NATIVE else UINT16
+
+
 def kernel_view(out):
     """(array the kernels write, compute dtype): 16-bit outputs as uint16 in float32."""
     if out.dtype in NATIVE:
         return out, out.dtype
-    return out.view(np.uint16), compute_dtype(out.dtype)
+    return out.view(UINT16), compute_dtype(out.dtype)
 
 
 def kernel_format(dtype, low, high):

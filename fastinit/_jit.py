@@ -101,3 +101,15 @@ def prefer_wide_vectors(typingctx):
         return context.get_dummy_value()
 
     return types.none(), codegen
+
+
+@intrinsic
+def address_as_pointer(typingctx, address, dtype):
+    """A pointer to elements of ``dtype`` (a NumPy dtype argument) at the
+    integer ``address``, for ``numba.carray`` over memory that no NumPy array
+    describes (the caller guarantees the address and the extent)."""
+    pointer = types.CPointer(dtype.dtype)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(pointer))
+    return pointer(address, dtype), codegen

@@ -46,7 +46,7 @@ from ._elementary import (
     ndtri_rational_f32,
     sincos_turns_f32,
 )
-from ._jit import INLINE_OPTIONS, inline, kernel, parallel_kernel, prefer_wide_vectors
+from ._jit import INLINE_OPTIONS, address_as_pointer, inline, kernel, parallel_kernel, prefer_wide_vectors
 from ._philox import philox4x32_10
 from ._ziggurat import attempt, draw, fast_path, resolve
 from .bits import NORMAL_ID, TRUNCATED_NORMAL_ID
@@ -721,6 +721,15 @@ def fill_serial(out, params, fmt, k0, k1, c2, c3, offset, threads=1):
     """Same as fill_parallel on the calling thread (for small buffers)."""
     count, first, head = _geometry(out, offset)
     _fill_blocks(out, params, fmt, k0, k1, c2, c3, first, head, 0, count)
+
+
+@kernel
+def fill_serial_at(address, size, dtype, params, fmt, k0, k1, c2, c3, offset):
+    """fill_serial on the ``size`` C-contiguous elements of ``dtype`` (a NumPy
+    dtype: float32, float64, or uint16 for 16-bit formats) at ``address``:
+    a small torch tensor's memory, filled without the NumPy view of it that
+    would cost more than its fill."""
+    fill_serial(numba.carray(address_as_pointer(address, dtype), size), params, fmt, k0, k1, c2, c3, offset)
 
 
 @parallel_kernel

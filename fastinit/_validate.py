@@ -10,12 +10,14 @@ import operator
 
 import numpy as np
 
-from ._formats import is_supported, max_finite
+from ._formats import Memory, is_supported, max_finite
 from .bits import SEED_LIMIT
 
 def check_out(out):
     """out must be a writable float32, float64, float16 or bfloat16 numpy array
-    (np.memmap included)."""
+    (np.memmap included), or a _formats.Memory (checked by whoever made it)."""
+    if type(out) is Memory:
+        return
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
     if not is_supported(out.dtype):

@@ -40,8 +40,14 @@ def _generate(out, params, fmt, distribution_id, seed, offset):
     """Fill out (validated) with stream elements offset .. offset + out.size - 1."""
     if out.size == 0:
         return out
-    view, compute = _formats.kernel_view(out)
+    if type(out) is _formats.Memory:  # a small buffer: the shortest path (a bias is all call overhead)
+        kernel = _MEMORY_KERNELS.get((out.dtype, type(params), type(fmt))) or _memory_kernel(out.dtype, params, fmt)
+        entry, stored, bits = kernel
+        entry(out.address, out.size, stored, params, fmt, seed & 0xFFFFFFFF, seed >> 32, distribution_id, bits,
+              offset)  # the key words as bits._key_words gives them
+        return out
     k0, k1 = _key_words(seed)
+    view, compute = _formats.kernel_view(out)
     words = (k0, k1, distribution_id, 8 * compute.itemsize)
     if out.flags.c_contiguous:
         flat = view if view.ndim == 1 and type(view) is np.ndarray else np.asarray(view).reshape(-1)
@@ -100,6 +106,22 @@ def _fill_flat(flat, params, fmt, words, offset):
     entry(flat, params, fmt, *words, offset, threads)
 
 
+#: fill_serial_at's entry point, the dtype it writes and the bits per
+#: element of its stream, by (output dtype, parameter type, format type).
+_MEMORY_KERNELS = {}
+
+
+def _memory_kernel(dtype, params, fmt):
+    """_MEMORY_KERNELS' entry for a fill of a _formats.Memory of ``dtype``,
+    after loading (or compiling) the kernel by an empty call."""
+    stored = _formats.kernel_dtype(dtype)
+    args = (np.uint64(0), 0, stored, params, fmt, *(np.uint64(0) for _ in range(5)))
+    _kernels.fill_serial_at(*args)  # size 0: writes nothing
+    kernel = (_entry_point(_kernels.fill_serial_at, args), stored, 8 * _formats.compute_dtype(dtype).itemsize)
+    _MEMORY_KERNELS[(dtype, type(params), type(fmt))] = kernel
+    return kernel
+
+
 def _entry_point(kernel, args):
     """The compiled entry point of ``kernel`` for ``args`` (its unsigned words
     and offset then accept Python ints); the dispatcher itself, fed NumPy
@@ -108,8 +130,10 @@ def _entry_point(kernel, args):
     if compiled is not None:
         return compiled.entry_point
 
-    def through_dispatcher(flat, params, fmt, *rest):
-        return kernel(flat, params, fmt, *(np.uint64(w) for w in rest[:-1]), rest[-1])
+    unsigned = [isinstance(arg, np.uint64) for arg in args]
+
+    def through_dispatcher(*call):
+        return kernel(*(np.uint64(arg) if u else arg for arg, u in zip(call, unsigned)))
     return through_dispatcher
 
 

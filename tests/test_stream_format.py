@@ -227,6 +227,51 @@ def test_nd_shapes_and_views_equal_the_flat_fill(name, tmp_path):
     np.testing.assert_array_equal(np.fromfile(tmp_path / "w.bin", np.float32), flat)
 
 
+# One parameter type of each kernel specialization: the truncated normal's
+# four regimes (central, rational, tails, mixed) compile apart.
+TYPED_FILLS = {
+    "uniform": FILLS["uniform"],
+    "normal": FILLS["normal"],
+    "truncated central": lambda out, **kw: fastinit.fill_truncated_normal(out, 0.0, 1.0, -2.0, 2.0, **kw),
+    "truncated rational": lambda out, **kw: fastinit.fill_truncated_normal(out, 0.0, 1.0, -3.0, 3.0, **kw),
+    "truncated tails": lambda out, **kw: fastinit.fill_truncated_normal(out, 0.0, 1.0, 2.0, 3.0, **kw),
+    "truncated mixed": lambda out, **kw: fastinit.fill_truncated_normal(out, 0.0, 0.02, -2.0, 2.0, **kw),
+}
+ALL_DTYPES = [np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16)]
+
+
+@pytest.mark.parametrize("name", TYPED_FILLS)
+@pytest.mark.parametrize("dtype", ALL_DTYPES, ids=str)
+def test_memory_by_address_equals_the_array_fill(name, dtype):
+    # fastinit.torch hands small tensors to the fill functions by address
+    # (_formats.Memory, the fill_serial_at kernel): the same bits as the
+    # array, and nothing written outside its extent
+    fill = TYPED_FILLS[name]
+    for n, offset in [(1, 0), (63, 5), (512, 0), (513, 2**33 - 300), (3000, 2**64 - 3000)]:
+        guarded = np.zeros(n + 2, dtype)
+        fill(fastinit._formats.Memory(guarded[1:].ctypes.data, n, dtype), seed=12, offset=offset)
+        expected = fill(np.zeros(n, dtype), seed=12, offset=offset)
+        assert guarded[1:-1].tobytes() == expected.tobytes(), (n, offset)
+        assert guarded[0] == 0 and guarded[-1] == 0
+
+
+def test_kernels_are_called_through_their_compiled_entry_points():
+    # every signature the fills above reach is called past Numba's dispatcher,
+    # through the entry point of the overload it compiled (a Python fallback
+    # here would mean the lookup of that overload failed)
+    for fill in TYPED_FILLS.values():
+        for dtype in ALL_DTYPES:
+            for n in (10, 20_000):
+                a = np.empty(n, dtype)
+                fill(a, seed=1)
+                fill(fastinit._formats.Memory(a.ctypes.data, 10, dtype), seed=1)
+    from fastinit import distributions
+    entries = list(distributions._ENTRY_POINTS.values()) + [k[0] for k in distributions._MEMORY_KERNELS.values()]
+    assert {dtype for dtype, _, _ in distributions._MEMORY_KERNELS} == set(ALL_DTYPES)
+    kinds = {type(entry).__name__ for entry in entries}
+    assert kinds == {"builtin_function_or_method"}, kinds
+
+
 def test_zero_d_and_empty_outputs():
     scalar = fastinit.fill_uniform(np.empty((), np.float64), seed=1)
     assert scalar.shape == () and scalar == fastinit.fill_uniform(np.empty(1), seed=1)[0]

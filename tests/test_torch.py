@@ -3,6 +3,7 @@
 import math
 import warnings
 
+import ml_dtypes
 import numpy as np
 import pytest
 import scipy.stats as ss
@@ -81,6 +82,55 @@ def test_non_contiguous_tensors(dtype):
     ft.normal_(flat, 0.0, 1.0, seed=3)
     assert torch.equal(view.reshape(-1), flat)          # the stream in the view's own C order
     assert torch.all(base[:, 1::2] == 0)                  # nothing else written
+
+
+SMALL_FILLS = {
+    "uniform_": (lambda t, s: ft.uniform_(t, -0.3, 0.7, seed=s),
+                 lambda a, s: fastinit.fill_uniform(a, -0.3, 0.7, seed=s)),
+    "normal_": (lambda t, s: ft.normal_(t, 0.5, 0.02, seed=s), lambda a, s: fastinit.fill_normal(a, 0.5, 0.02, seed=s)),
+    "trunc_normal_": (lambda t, s: ft.trunc_normal_(t, 0.0, 1.0, -2.0, 2.0, seed=s),
+                      lambda a, s: fastinit.fill_truncated_normal(a, 0.0, 1.0, -2.0, 2.0, seed=s)),
+    "trunc_normal_ wide": (lambda t, s: ft.trunc_normal_(t, std=0.02, seed=s),
+                           lambda a, s: fastinit.fill_truncated_normal(a, 0.0, 0.02, -2.0, 2.0, seed=s)),
+}
+NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64, torch.float16: np.float16,
+                torch.bfloat16: ml_dtypes.bfloat16}
+
+
+@pytest.mark.parametrize("name", SMALL_FILLS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_small_tensors_filled_by_address_equal_the_numpy_fill(name, dtype):
+    from fastinit.torch import _tensors
+    ours, numpy_fill = SMALL_FILLS[name]
+    for shape in [(1,), (63,), (8, 96), (_tensors.BY_ADDRESS_BELOW - 1,), (_tensors.BY_ADDRESS_BELOW,)]:
+        n = math.prod(shape)
+        base = torch.zeros(n + 2, dtype=dtype)
+        t = base[1:n + 1].view(shape)  # a storage offset, and guard elements on both sides
+        target = _tensors.fill_target(t)
+        by_address = n < _tensors.BY_ADDRESS_BELOW
+        assert isinstance(target, fastinit._formats.Memory) == by_address
+        for tensor in (t, nn.Parameter(t, requires_grad=True)):
+            ours(tensor, 4)
+            expected = numpy_fill(np.zeros(shape, NUMPY_DTYPES[dtype]), 4)
+            assert t.view(torch.int16 if dtype.itemsize == 2 else dtype).numpy().tobytes() == expected.tobytes()
+            assert base[0] == 0 and base[-1] == 0
+    # strided small tensors keep the NumPy view
+    view = torch.zeros(16, 8, dtype=dtype)[:, ::2]
+    assert not isinstance(_tensors.fill_target(view), fastinit._formats.Memory)
+
+
+def test_seed_from_generator_is_torch_randint_words():
+    from fastinit.torch import _tensors
+    g = torch.Generator().manual_seed(21)
+    drawn = [_tensors.seed_from_generator(g) for _ in range(3)]
+    g = torch.Generator().manual_seed(21)
+    words = [torch.randint(0, 2**32, (2,), dtype=torch.int64, generator=g).tolist() for _ in range(3)]
+    assert drawn == [low | high << 32 for low, high in words]
+    torch.manual_seed(5)
+    first = _tensors.seed_from_generator(None)
+    torch.manual_seed(5)
+    low, high = torch.randint(0, 2**32, (2,), dtype=torch.int64).tolist()
+    assert first == low | high << 32
 
 
 def test_requires_grad_parameters_and_autograd_state():

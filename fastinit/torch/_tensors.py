@@ -11,9 +11,11 @@ import ctypes.util
 import mmap
 import threading
 
+import numpy as np
 import torch
 
 from .. import _formats
+from ..distributions import PARALLEL_THRESHOLD
 from ._dtensor import local_of
 
 #: The dtypes fastinit's kernels write.
@@ -40,9 +42,35 @@ def numpy_view(tensor):
     return data.numpy()
 
 
+#: Fillable tensors smaller than this (and C-contiguous) are written through
+#: their address (a _formats.Memory): for a bias, the NumPy view of a tensor
+#: (``Tensor.numpy()``, after ``detach()`` for a parameter) costs about as much
+#: as its fill (bench/per_call.py). Larger ones get the view, and threads.
+BY_ADDRESS_BELOW = PARALLEL_THRESHOLD
+_NUMPY_DTYPES = {}
+
+
+def fill_target(tensor):
+    """What the fill functions write for a fillable ``tensor``: its memory by
+    address where it is small and C-contiguous, else its NumPy view. The
+    caller keeps ``tensor`` alive while the fill runs."""
+    size = tensor.numel()
+    if size < BY_ADDRESS_BELOW and tensor.is_contiguous():
+        dtype = _NUMPY_DTYPES.get(tensor.dtype)
+        if dtype is None:
+            dtype = _NUMPY_DTYPES[tensor.dtype] = _numpy_dtype(tensor.dtype)
+        return _formats.Memory(tensor.data_ptr(), size, dtype)
+    return numpy_view(tensor)
+
+
+def _numpy_dtype(dtype):
+    return _formats.bfloat16_dtype() if dtype == torch.bfloat16 else np.dtype(str(dtype).removeprefix("torch."))
+
+
 class _SeedWords(threading.local):
     def __init__(self):
         self.words = torch.empty(2, dtype=torch.int64)  # one per thread, refilled by each draw
+        self.view = self.words.numpy()
 
 
 _seed_words = _SeedWords()
@@ -50,10 +78,13 @@ _seed_words = _SeedWords()
 
 def seed_from_generator(generator):
     """64 bits drawn from a torch generator (torch's global one for None):
-    ``torch.randint(0, 2**32, (2,), generator=generator)``, low word first,
-    drawn in place into a buffer of the thread (no new tensor per call)."""
-    low, high = _seed_words.words.random_(0, 2**32, generator=generator).tolist()  # one conversion
-    return low | high << 32
+    the words of ``torch.randint(0, 2**32, (2,), generator=generator)``, low
+    word first, drawn in place into a buffer of the thread (no tensor to make
+    and no list to convert per call)."""
+    seed_words = _seed_words
+    seed_words.words.random_(4294967296, generator=generator)  # [0, 2**32), as randint(0, 2**32)
+    view = seed_words.view
+    return view.item(0) | view.item(1) << 32
 
 
 def as_numpy(tensor):

@@ -35,7 +35,7 @@ from ..distributions import fill_constant, fill_normal, fill_truncated_normal, f
 from ..schemes import calculate_gain
 from . import _state
 from ._dtensor import global_boxes, is_dtensor, local_of
-from ._tensors import advise_huge_pages, as_numpy, fillable, numpy_view, seed_from_generator
+from ._tensors import advise_huge_pages, as_numpy, fill_target, fillable, numpy_view, seed_from_generator
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
@@ -66,8 +66,12 @@ def _empty(tensor):
     return False
 
 
-def _filled(name, tensor, fill, *fallback_args, seed=None, generator=None, random=True):
+def _filled(name, tensor, fill, *fallback_args, seed=None, generator=None, random=True, by_address=False):
     """Run ``fill(view, seed)`` on tensor's memory, or torch's function where that is impossible.
+
+    ``by_address``: ``fill`` is a distribution's (a ``fill_*`` function of
+    fastinit.distributions), which also takes a small tensor's memory by
+    address (``_tensors.fill_target``) instead of its NumPy view.
 
     A random call with neither ``seed`` nor ``generator`` inside an active
     ``fast_init``/``initialize`` goes to torch's own function, which the
@@ -76,11 +80,12 @@ def _filled(name, tensor, fill, *fallback_args, seed=None, generator=None, rando
     its local shard, so its gathered values are those of the unsharded call."""
     if random and _delegated(seed, generator):
         return _TORCH[name](tensor, *fallback_args)
-    view = as_numpy(tensor)
-    if view is not None:
+    if fillable(tensor):
         advise_huge_pages(tensor)
-        fill(view, _seed(seed, generator) if random else None)
+        fill(fill_target(tensor) if by_address else numpy_view(tensor), _seed(seed, generator) if random else None)
         return tensor
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"tensor must be a torch.Tensor, got {type(tensor).__name__}")
     if random and is_dtensor(tensor) and fillable(local_of(tensor)):
         boxes = global_boxes(tensor)  # placements without element positions raise before any write
         local = local_of(tensor)
@@ -107,7 +112,7 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None):
             return fill_uniform(v, a, b, seed=s)
         return _schemes.uniform(shape, out=v, low=a, high=b, seed=s, region=region)
 
-    return _filled("uniform_", tensor, fill, a, b, generator, seed=seed, generator=generator)
+    return _filled("uniform_", tensor, fill, a, b, generator, seed=seed, generator=generator, by_address=True)
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None):
@@ -117,7 +122,7 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None):
             return fill_normal(v, mean, std, seed=s)
         return _schemes.normal(shape, out=v, mean=mean, std=std, seed=s, region=region)
 
-    return _filled("normal_", tensor, fill, mean, std, generator, seed=seed, generator=generator)
+    return _filled("normal_", tensor, fill, mean, std, generator, seed=seed, generator=generator, by_address=True)
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, seed=None):
@@ -128,7 +133,8 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
             return fill_truncated_normal(v, mean, std, a, b, seed=s)
         return _schemes.truncated_normal(shape, out=v, mean=mean, std=std, a=a, b=b, seed=s, region=region)
 
-    return _filled("trunc_normal_", tensor, fill, mean, std, a, b, generator, seed=seed, generator=generator)
+    return _filled("trunc_normal_", tensor, fill, mean, std, a, b, generator, seed=seed, generator=generator,
+                   by_address=True)
 
 
 def constant_(tensor, val):

@@ -42,7 +42,7 @@ from ..distributions import fill_normal, fill_truncated_normal, fill_uniform
 from ..schemes import calculate_gain
 from . import _state
 from ._dtensor import global_boxes, is_dtensor, local_of
-from ._tensors import advise_huge_pages, fillable, seed_from_generator, flat_offset, inside, numpy_view, same_geometry, storage_key, values_at
+from ._tensors import advise_huge_pages, fill_target, fillable, seed_from_generator, flat_offset, inside, numpy_view, same_geometry, storage_key, values_at
 
 __all__ = ["fast_init"]
 
@@ -68,7 +68,7 @@ def write(distribution, params, tensor, seed, offset=0):
                         bounds)
         return tensor
     advise_huge_pages(tensor)
-    fill(numpy_view(tensor), params, seed, offset)
+    fill(fill_target(tensor), params, seed, offset)
     return tensor
 
 
