@@ -21,7 +21,7 @@ import torch
 import fastinit
 import fastinit.torch as ft
 from fastinit.torch import _tensors
-from fastinit import _kernels, bits, distributions
+from fastinit import bits, distributions
 
 
 def main(argv=None):
