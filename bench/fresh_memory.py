@@ -2,6 +2,10 @@
 with and without transparent huge pages asked for first, against the same fill
 of a warm (already touched) tensor. Interleaved rounds, one process.
 
+Two more rows time torch's own ``fill_(0.0)`` (a memset) on a warm and on a
+fresh tensor: what first-touch page faults cost any writer of new memory on
+the machine, whatever it computes.
+
     python bench/fresh_memory.py            # 8192 x 8192 float32, 5 rounds
 """
 
@@ -12,12 +16,18 @@ import time
 import torch
 
 import fastinit.torch as ft
-from fastinit.torch import _tensors
+from fastinit import _buffers
 
 
 def fill_time(tensor):
     start = time.perf_counter()
     ft.normal_(tensor, seed=1)
+    return time.perf_counter() - start
+
+
+def zero_time(tensor):
+    start = time.perf_counter()
+    tensor.fill_(0.0)
     return time.perf_counter() - start
 
 
@@ -27,19 +37,22 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
     ft.normal_(torch.empty(args.elements), seed=0)  # kernels loaded, threads started
-    times = {"warm tensor": [], "fresh, 4 KiB pages": [], "fresh, huge pages asked for": []}
-    default = _tensors.HUGE_PAGES
+    times = {"warm tensor": [], "fresh, 4 KiB pages": [], "fresh, huge pages asked for": [],
+             "torch fill_(0.0), warm tensor": [], "torch fill_(0.0), fresh tensor": []}
+    default = _buffers.HUGE_PAGES
     for _ in range(args.rounds):
         warm = torch.empty(args.elements)
         ft.normal_(warm, seed=0)
         times["warm tensor"].append(fill_time(warm))
+        times["torch fill_(0.0), warm tensor"].append(zero_time(warm))
         del warm
+        times["torch fill_(0.0), fresh tensor"].append(zero_time(torch.empty(args.elements)))
         try:
             for label, huge in (("fresh, 4 KiB pages", False), ("fresh, huge pages asked for", True)):
-                _tensors.HUGE_PAGES = huge
+                _buffers.HUGE_PAGES = huge
                 times[label].append(fill_time(torch.empty(args.elements)))
         finally:
-            _tensors.HUGE_PAGES = default
+            _buffers.HUGE_PAGES = default
     base = statistics.median(times["warm tensor"])
     print(f"{args.elements} float32 elements, {args.rounds} interleaved rounds\n")
     print("| fill of | median (s) | all rounds (s) | vs warm |")

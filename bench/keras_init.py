@@ -100,7 +100,7 @@ def alternate(rounds):
     import keras
 
     import fastinit.keras as fk
-    import fastinit.torch._tensors as tensors
+    from fastinit import _buffers
 
     def timed(call):
         gc.collect()
@@ -112,13 +112,13 @@ def alternate(rounds):
 
     ours, theirs = fk.RandomNormal(seed=0), keras.initializers.RandomNormal(seed=0)
     ours((10,)), theirs((10,)), ours(SHAPE)  # load the kernels
-    default = tensors.HUGE_PAGES
+    default = _buffers.HUGE_PAGES
     for label, huge in (("huge pages asked for", True), ("4 KiB pages", False)):
-        tensors.HUGE_PAGES = huge
+        _buffers.HUGE_PAGES = huge
         pairs = [(timed(lambda: theirs(SHAPE)), timed(lambda: ours(SHAPE))) for _ in range(rounds)]
         print(f"{keras.backend.backend()}, {label}: Keras / fastinit.keras (s): "
               + "  ".join(f"{k:.3f}/{f:.3f}" for k, f in pairs))
-    tensors.HUGE_PAGES = default
+    _buffers.HUGE_PAGES = default
 
 
 def main(argv=None):

@@ -13,12 +13,16 @@ compiled; "warm" runs again with that folder, so they load from disk.
 ``fill_normal`` and a first ``fill_uniform`` (1e6 float32 each), once as
 installed and once with SciPy hidden (``sys.modules["scipy"] = None``): Numba's
 first compilation-or-load imports ``numba.np.arraymath``, which looks for BLAS
-through ``scipy.linalg`` when SciPy is installed.
+through ``scipy.linalg`` when SciPy is installed. It then times Numba's own
+floor the same way: ``import numpy``, ``import numba`` and a first call of a
+trivial cached ``@njit(cache=True)`` loop (its cache warm), without fastinit.
 """
 
 import argparse
+import os
 import subprocess
 import sys
+import tempfile
 
 from fastinit.bench.runner import measure_startup
 
@@ -34,6 +38,48 @@ t4 = time.perf_counter(); fastinit.fill_uniform(a, seed=0)
 t5 = time.perf_counter()
 print(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)
 """
+
+
+FLOOR = r"""
+import sys, time
+if {hide_scipy}:
+    sys.modules["scipy"] = None
+sys.path.insert(0, {folder!r})
+t0 = time.perf_counter(); import numpy as np
+t1 = time.perf_counter(); import numba
+t2 = time.perf_counter(); import trivial_kernel
+trivial_kernel.fill(np.empty(10), 1.0)
+t3 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2)
+"""
+
+TRIVIAL_KERNEL = """
+import numba
+
+
+@numba.njit(cache=True)
+def fill(out, value):
+    for i in range(out.size):
+        out[i] = value
+"""
+
+
+def floor(repeats):
+    """Numba's own warm start-up: numpy, numba and one trivial cached kernel."""
+    print("\n| Numba alone, SciPy | import numpy (s) | import numba (s) | first call of a trivial cached kernel (s) | "
+          "total (s) |")
+    print("|---|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as folder:
+        with open(os.path.join(folder, "trivial_kernel.py"), "w") as f:
+            f.write(TRIVIAL_KERNEL)
+        subprocess.run([sys.executable, "-c", FLOOR.format(hide_scipy=False, folder=folder)], check=True,
+                       capture_output=True)  # compiles and caches it
+        for hide in (False, True) * repeats:
+            out = subprocess.run([sys.executable, "-c", FLOOR.format(hide_scipy=hide, folder=folder)],
+                                 capture_output=True, text=True, check=True)
+            steps = [float(v) for v in out.stdout.split()]
+            print(f"| {'hidden' if hide else 'installed'} | " + " | ".join(f"{s:.3f}" for s in steps)
+                  + f" | {sum(steps):.3f} |")
 
 
 def breakdown(repeats):
@@ -56,6 +102,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.breakdown:
         breakdown(args.repeats)
+        floor(args.repeats)
         return
     print("| cache | import numpy (s) | import fastinit (s) | first fill_normal, 1e6 float32 (s) | total (s) |")
     print("|---|---:|---:|---:|---:|")

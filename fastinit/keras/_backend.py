@@ -42,7 +42,7 @@ def filled(shape, dtype, fill):
         from ..torch._tensors import advise_huge_pages, numpy_view
 
         tensor = torch.empty(shape, dtype=getattr(torch, dtype))
-        advise_huge_pages(tensor)  # a no-op unless fastinit.torch._tensors.HUGE_PAGES
+        advise_huge_pages(tensor)  # a no-op unless fastinit._buffers.HUGE_PAGES
         fill(numpy_view(tensor))
         return keras.ops.convert_to_tensor(tensor)  # no copy on the CPU
     array_dtype = _formats.resolve_dtype(dtype)

@@ -6,15 +6,12 @@ interception (``intercept.py``) and model initialization (``model.py``) all
 build on these helpers.
 """
 
-import ctypes
-import ctypes.util
-import mmap
 import threading
 
 import numpy as np
 import torch
 
-from .. import _formats
+from .. import _buffers, _formats
 from ..distributions import PARALLEL_THRESHOLD
 from ._dtensor import local_of
 
@@ -97,54 +94,14 @@ def as_numpy(tensor):
 # ---------------------------------------------------------------------------
 # Fresh memory: transparent huge pages before the first touch
 # ---------------------------------------------------------------------------
-#: Ask for transparent huge pages before filling fresh tensors (off). Measured
-#: on this project's machines (a virtual machine): a GPT-2-small stack's first
-#: build in a new process under ``fast_init`` took 0.83-1.01 s with huge pages
-#: and 0.18-0.22 s without (``python bench/gpt2_first_build.py``), since fresh
-#: 2 MiB pages must be backed by the host again; huge pages only won in a loop
-#: that frees and refills one tensor (``bench/fresh_memory.py``).
-HUGE_PAGES = False
-#: With HUGE_PAGES, tensors at least this large ask for them.
-HUGE_PAGE_MIN_BYTES = 4 << 20
-_HUGE = 2 << 20
-_MADV_HUGEPAGE = getattr(mmap, "MADV_HUGEPAGE", 14)
-_libc = None
-
-
-def _madvise():
-    global _libc
-    if _libc is None:
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-            libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-            _libc = libc.madvise
-        except (OSError, AttributeError):  # not Linux/glibc: nothing to advise
-            _libc = False
-    return _libc
-
-
 def advise_huge_pages(tensor):
-    """With ``HUGE_PAGES`` on, ask the kernel to back the 2 MiB-aligned interior
-    of a large tensor's memory with transparent huge pages (``madvise(MADV_HUGEPAGE)``).
-
-    torch's CPU allocator hands out fresh anonymous memory for large tensors;
-    first-touch faults on 4 KiB pages then cost as much as the fill itself.
-    With huge pages one fault maps 2 MiB. The values are unchanged; where the
-    call is not available or fails (another OS, file-backed memory), nothing
-    happens."""
-    if not HUGE_PAGES:
-        return
-    nbytes = tensor.numel() * tensor.element_size()
-    if nbytes < HUGE_PAGE_MIN_BYTES or not tensor.is_contiguous():
-        return
-    madvise = _madvise()
-    if not madvise:
-        return
-    start = tensor.data_ptr()
-    first = (start + _HUGE - 1) & ~(_HUGE - 1)
-    last = (start + nbytes) & ~(_HUGE - 1)
-    if last > first:
-        madvise(first, last - first, _MADV_HUGEPAGE)
+    """With ``fastinit._buffers.HUGE_PAGES`` on (``FASTINIT_HUGE_PAGES=1``),
+    ask for transparent huge pages on a large contiguous tensor's memory
+    before the fill first touches it (torch's CPU allocator hands out fresh
+    anonymous memory for large tensors); see ``fastinit._buffers`` for what
+    it measured on this project's machines. A no-op otherwise."""
+    if _buffers.HUGE_PAGES and tensor.is_contiguous():
+        _buffers.advise_huge_pages(tensor.data_ptr(), tensor.numel() * tensor.element_size())
 
 
 # ---------------------------------------------------------------------------
