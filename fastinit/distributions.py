@@ -167,10 +167,17 @@ def fill_uniform(out, low=0.0, high=1.0, *, seed, offset=0):
         >>> fastinit.fill_uniform(w, -0.1, 0.1, seed=0)
     """
     check_out(out)
+    return _uniform(out, low, high, seed, offset)
+
+
+def _uniform(out, low, high, seed, offset, checked=False):
+    """fill_uniform on a checked ``out``; ``checked``: seed and offset are too
+    (fastinit.torch's drop-ins, whose seed is drawn or checked already)."""
     low = check_real("low", low)
     high = check_real("high", high)
-    seed = _check_seed(seed)
-    offset = check_offset(offset, out.size)
+    if not checked:
+        seed = _check_seed(seed)
+        offset = check_offset(offset, out.size)
     params, fmt = _uniform_plan(low + 0.0, high + 0.0, out.dtype)  # + 0.0: -0.0 -> 0.0 (one cache key)
     return _generate(out, params, fmt, UNIFORM_ID, seed, offset)
 
@@ -228,10 +235,16 @@ def fill_normal(out, mean=0.0, std=1.0, *, seed, offset=0):
         >>> fastinit.fill_normal(emb, std=0.02, seed=0)
     """
     check_out(out)
+    return _normal(out, mean, std, seed, offset)
+
+
+def _normal(out, mean, std, seed, offset, checked=False):
+    """fill_normal on a checked ``out`` (``checked``: as in _uniform)."""
     mean = check_real("mean", mean)
     std = check_real("std", std)
-    seed = _check_seed(seed)
-    offset = check_offset(offset, out.size)
+    if not checked:
+        seed = _check_seed(seed)
+        offset = check_offset(offset, out.size)
     params, fmt = _normal_plan(mean + 0.0, std + 0.0, out.dtype)
     return _generate(out, params, fmt, NORMAL_ID, seed, offset)
 
@@ -358,6 +371,11 @@ def fill_truncated_normal(out, mean=0.0, std=1.0, a=-2.0, b=2.0, *, seed, offset
         >>> fastinit.fill_truncated_normal(w, std=0.02, a=-0.04, b=0.04, seed=0)
     """
     check_out(out)
+    return _truncated_normal(out, mean, std, a, b, seed, offset)
+
+
+def _truncated_normal(out, mean, std, a, b, seed, offset, checked=False):
+    """fill_truncated_normal on a checked ``out`` (``checked``: as in _uniform)."""
     mean = check_real("mean", mean)
     std = check_real("std", std)
     a = check_real("a", a)
@@ -366,8 +384,9 @@ def fill_truncated_normal(out, mean=0.0, std=1.0, a=-2.0, b=2.0, *, seed, offset
         raise ValueError(f"std must be > 0, got {std}")
     if a >= b:
         raise ValueError(f"a must be < b, got a={a}, b={b}")
-    seed = _check_seed(seed)
-    offset = check_offset(offset, out.size)
+    if not checked:
+        seed = _check_seed(seed)
+        offset = check_offset(offset, out.size)
     params, fmt = _truncated_plan(mean + 0.0, std + 0.0, a + 0.0, b + 0.0, out.dtype)
     return _generate(out, params, fmt, TRUNCATED_NORMAL_ID, seed, offset)
 

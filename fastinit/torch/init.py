@@ -31,7 +31,8 @@ import torch.nn.init as _torch_init
 
 from .. import schemes as _schemes
 from ..bits import _check_seed
-from ..distributions import fill_constant, fill_normal, fill_truncated_normal, fill_uniform
+from .. import _buffers
+from ..distributions import _normal, _truncated_normal, _uniform, fill_constant, fill_normal
 from ..schemes import calculate_gain
 from . import _state
 from ._dtensor import global_boxes, is_dtensor, local_of
@@ -81,7 +82,8 @@ def _filled(name, tensor, fill, *fallback_args, seed=None, generator=None, rando
     if random and _delegated(seed, generator):
         return _TORCH[name](tensor, *fallback_args)
     if fillable(tensor):
-        advise_huge_pages(tensor)
+        if _buffers.HUGE_PAGES:
+            advise_huge_pages(tensor)
         fill(fill_target(tensor) if by_address else numpy_view(tensor), _seed(seed, generator) if random else None)
         return tensor
     if not isinstance(tensor, torch.Tensor):
@@ -109,7 +111,7 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None):
     r"""Fill ``tensor`` with :math:`\mathcal{U}(a, b)` (values in ``[a, b)``)."""
     def fill(v, s, shape=None, region=None):
         if region is None:  # the whole tensor: straight to the kernel (a bias is all call overhead)
-            return fill_uniform(v, a, b, seed=s)
+            return _uniform(v, a, b, s, 0, checked=True)
         return _schemes.uniform(shape, out=v, low=a, high=b, seed=s, region=region)
 
     return _filled("uniform_", tensor, fill, a, b, generator, seed=seed, generator=generator, by_address=True)
@@ -119,7 +121,7 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None):
     r"""Fill ``tensor`` with :math:`\mathcal{N}(\text{mean}, \text{std}^2)`."""
     def fill(v, s, shape=None, region=None):
         if region is None:
-            return fill_normal(v, mean, std, seed=s)
+            return _normal(v, mean, std, s, 0, checked=True)
         return _schemes.normal(shape, out=v, mean=mean, std=std, seed=s, region=region)
 
     return _filled("normal_", tensor, fill, mean, std, generator, seed=seed, generator=generator, by_address=True)
@@ -130,7 +132,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
     bounds :math:`[a, b]` (exact in the tails, every value in ``[a, b]``)."""
     def fill(v, s, shape=None, region=None):
         if region is None:
-            return fill_truncated_normal(v, mean, std, a, b, seed=s)
+            return _truncated_normal(v, mean, std, a, b, s, 0, checked=True)
         return _schemes.truncated_normal(shape, out=v, mean=mean, std=std, a=a, b=b, seed=s, region=region)
 
     return _filled("trunc_normal_", tensor, fill, mean, std, a, b, generator, seed=seed, generator=generator,

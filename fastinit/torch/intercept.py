@@ -38,7 +38,7 @@ from torch.overrides import TorchFunctionMode
 
 from .._regions import fill_region
 from ..bits import _check_seed, derive_seed
-from ..distributions import fill_normal, fill_truncated_normal, fill_uniform
+from ..distributions import _normal, _truncated_normal, _uniform
 from ..schemes import calculate_gain
 from . import _state
 from ._dtensor import global_boxes, is_dtensor, local_of
@@ -46,10 +46,11 @@ from ._tensors import advise_huge_pages, fill_target, fillable, seed_from_genera
 
 __all__ = ["fast_init"]
 
+# (seeds are drawn, derived or checked where a fill is planned; offsets lie inside a tensor)
 _FILLS = {
-    "uniform": lambda view, p, seed, offset: fill_uniform(view, p[0], p[1], seed=seed, offset=offset),
-    "normal": lambda view, p, seed, offset: fill_normal(view, p[0], p[1], seed=seed, offset=offset),
-    "truncated_normal": lambda view, p, seed, offset: fill_truncated_normal(view, *p, seed=seed, offset=offset),
+    "uniform": lambda view, p, seed, offset: _uniform(view, p[0], p[1], seed, offset, checked=True),
+    "normal": lambda view, p, seed, offset: _normal(view, p[0], p[1], seed, offset, checked=True),
+    "truncated_normal": lambda view, p, seed, offset: _truncated_normal(view, *p, seed, offset, checked=True),
 }
 
 
