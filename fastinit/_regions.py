@@ -63,6 +63,12 @@ def fill_region(fill, out, full_shape, bounds, **kwargs):
 
 def check_shape(shape, name="shape"):
     """A tuple of non-negative ints."""
+    if type(shape) is tuple:  # the common case, without building a new tuple
+        for d in shape:
+            if type(d) is not int or d < 0:
+                break
+        else:
+            return shape
     if isinstance(shape, numbers.Integral):
         shape = (shape,)
     try:
