@@ -6,7 +6,6 @@ only the thread that entered a block sees it."""
 import threading
 
 
-
 class _Contexts(threading.local):
     def __init__(self):
         self.contexts = []  # each thread starts with its own empty stack

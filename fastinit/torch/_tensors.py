@@ -8,7 +8,6 @@ build on these helpers.
 
 import threading
 
-import numpy as np
 import torch
 
 from .. import _buffers, _formats
@@ -54,14 +53,10 @@ def fill_target(tensor):
     size = tensor.numel()
     if size < BY_ADDRESS_BELOW and tensor.is_contiguous():
         dtype = _NUMPY_DTYPES.get(tensor.dtype)
-        if dtype is None:
-            dtype = _NUMPY_DTYPES[tensor.dtype] = _numpy_dtype(tensor.dtype)
+        if dtype is None:  # "float32", ..., "bfloat16" (through ml_dtypes)
+            dtype = _NUMPY_DTYPES[tensor.dtype] = _formats.resolve_dtype(str(tensor.dtype).removeprefix("torch."))
         return _formats.Memory(tensor.data_ptr(), size, dtype)
     return numpy_view(tensor)
-
-
-def _numpy_dtype(dtype):
-    return _formats.bfloat16_dtype() if dtype == torch.bfloat16 else np.dtype(str(dtype).removeprefix("torch."))
 
 
 class _SeedWords(threading.local):

@@ -31,7 +31,6 @@ import torch.nn.init as _torch_init
 
 from .. import schemes as _schemes
 from ..bits import _check_seed
-from .. import _buffers
 from ..distributions import _normal, _truncated_normal, _uniform, fill_constant, fill_normal
 from ..schemes import calculate_gain
 from . import _state
@@ -82,8 +81,7 @@ def _filled(name, tensor, fill, *fallback_args, seed=None, generator=None, rando
     if random and _delegated(seed, generator):
         return _TORCH[name](tensor, *fallback_args)
     if fillable(tensor):
-        if _buffers.HUGE_PAGES:
-            advise_huge_pages(tensor)
+        advise_huge_pages(tensor)
         fill(fill_target(tensor) if by_address else numpy_view(tensor), _seed(seed, generator) if random else None)
         return tensor
     if not isinstance(tensor, torch.Tensor):
