@@ -14,12 +14,21 @@
   cached kernel when the file that defines it changes, not when a module it
   inlines does; ``drop_stale_kernel_cache()`` closes that gap for the cache
   next to the package.
+* Where Numba finds no writable place for that cache (``NUMBA_CACHE_DIR``,
+  the package's ``__pycache__``, the user's cache directory), as in a
+  read-only system-wide installation run by a user without a writable home,
+  the kernels are cached in a directory of the user's own under the
+  temporary directory instead; where there is none, they are compiled in
+  every process, with one warning. Numba would otherwise raise at import.
 """
 
 import functools
 import glob
 import hashlib
 import os
+import stat
+import tempfile
+import warnings
 
 import numba
 from numba import types
@@ -27,9 +36,10 @@ from numba.extending import intrinsic
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 _STAMP = "fastinit-sources.sha256"
+_TEMP_CACHE_PREFIX = "fastinit-numba-cache-"  # + the user id, under tempfile.gettempdir()
 
 
-def drop_stale_kernel_cache(package=_PACKAGE):
+def drop_stale_kernel_cache(package=_PACKAGE, cache=None):
     """Delete the package's cached kernels if any of its source files changed
     since they were cached.
 
@@ -40,8 +50,10 @@ def drop_stale_kernel_cache(package=_PACKAGE):
     bits than the source defines. The digest of every source file of the
     package is kept next to the cache; when it changes, the cache goes.
     Returns the number of files deleted. Caches elsewhere (``NUMBA_CACHE_DIR``)
-    are not touched."""
-    cache = os.path.join(package, "__pycache__")
+    are not touched, except fastinit's own fallback directory (``cache``,
+    which holds only this package's kernels, in subfolders)."""
+    if cache is None:
+        cache = os.path.join(package, "__pycache__")
     digest = hashlib.sha256()
     for path in sorted(glob.glob(os.path.join(package, "*.py"))):
         with open(path, "rb") as source:
@@ -53,7 +65,8 @@ def drop_stale_kernel_cache(package=_PACKAGE):
                 return 0
     except OSError:
         pass
-    stale = glob.glob(os.path.join(cache, "*.nbi")) + glob.glob(os.path.join(cache, "*.nbc"))
+    stale = [path for pattern in ("*.nbi", "*.nbc")
+             for path in glob.glob(os.path.join(cache, "**", pattern), recursive=True)]
     try:
         for path in stale:
             os.remove(path)
@@ -65,11 +78,104 @@ def drop_stale_kernel_cache(package=_PACKAGE):
     return len(stale)
 
 
+def _cache_probe():  # pragma: no cover - never compiled
+    pass
+
+
+def _numba_finds_a_cache():
+    """Whether Numba has a writable place for the cache of this package's
+    kernels, asked of Numba itself: ``njit(cache=True)`` picks the location
+    of a function's cache when it decorates it (no compilation), and raises
+    ``RuntimeError`` where there is none."""
+    try:
+        numba.njit(cache=True)(_cache_probe)
+    except RuntimeError:
+        return False
+    return True
+
+
+class _CacheDir:
+    """``numba.config.CACHE_DIR`` set to ``path`` while fastinit's kernels
+    are decorated (Numba reads it then and keeps the location), and restored
+    afterwards: other Numba code in the process keeps its own cache places."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        self.saved = numba.config.CACHE_DIR
+        numba.config.CACHE_DIR = self.path
+
+    def __exit__(self, *exc):
+        numba.config.CACHE_DIR = self.saved
+
+
+def _private_temp_dir(package=_PACKAGE):
+    """A kernel cache directory for this package under the temporary
+    directory, private to the user (created 0o700; one that exists must be a
+    directory of theirs that nobody else can write, since Numba runs the code
+    it finds there), or None."""
+    getuid = getattr(os, "getuid", None)
+    user = str(getuid()) if getuid else os.environ.get("USERNAME", "user")
+    try:
+        root = os.path.join(tempfile.gettempdir(), _TEMP_CACHE_PREFIX + user)
+        os.makedirs(root, mode=0o700, exist_ok=True)
+        info = os.lstat(root)
+        if not stat.S_ISDIR(info.st_mode) or (getuid and (info.st_uid != getuid() or info.st_mode & 0o022)):
+            return None
+        path = os.path.join(root, hashlib.sha256(package.encode()).hexdigest()[:16])
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return None
+    return path
+
+
+def _choose_cache():
+    """(cache, directory): whether the kernels are cached, and the directory
+    fastinit gives Numba for them (None: Numba's own choice)."""
+    if _numba_finds_a_cache():
+        return True, None
+    directory = _private_temp_dir()
+    if directory is not None:
+        drop_stale_kernel_cache(_PACKAGE, directory)
+        with _CacheDir(directory):
+            if _numba_finds_a_cache():
+                return True, directory
+    warnings.warn(
+        f"fastinit: Numba has no writable directory for its kernel cache (NUMBA_CACHE_DIR, "
+        f"{os.path.join(_PACKAGE, '__pycache__')}, the user's cache directory, or a private one in the "
+        f"temporary directory); the kernels are compiled again in every process, which takes seconds. "
+        f"Set NUMBA_CACHE_DIR to a writable directory to cache them.", RuntimeWarning, stacklevel=2)
+    return False, None
+
+
 drop_stale_kernel_cache()
+_CACHE, _CACHE_DIR = _choose_cache()
+
+
+def _cached_njit(function, options):
+    if _CACHE_DIR is None:
+        return numba.njit(function, cache=_CACHE, **options)
+    with _CacheDir(_CACHE_DIR):
+        return numba.njit(function, cache=True, **options)
+
+
+def kernel(function=None, **options):
+    """``numba.njit(cache=True, error_model="numpy")``, cached where a cache
+    can be written (see the module's docstring): ``@kernel`` or
+    ``@kernel(**more_options)``."""
+    options = {"error_model": "numpy", **options}
+    if function is None:
+        return lambda f: _cached_njit(f, options)
+    return _cached_njit(function, options)
+
+
+def parallel_kernel(function=None, **options):
+    """``kernel`` with ``parallel=True``."""
+    return kernel(function, parallel=True, **options)
+
 
 inline = functools.partial(numba.njit, forceinline=True, error_model="numpy")
-kernel = functools.partial(numba.njit, cache=True, error_model="numpy")
-parallel_kernel = functools.partial(numba.njit, cache=True, parallel=True, error_model="numpy")
 INLINE_OPTIONS = {"forceinline": True, "error_model": "numpy"}
 
 

@@ -1,7 +1,17 @@
 """The compile options' helpers (fastinit/_jit.py)."""
 
+import glob
 import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
 
+import numpy as np
+import pytest
+
+import fastinit
 from fastinit import _jit
 
 
@@ -35,3 +45,151 @@ def test_kernel_cache_is_dropped_when_any_source_changes(tmp_path):
     assert _jit.drop_stale_kernel_cache(str(package)) == 1
     assert not (cache / "_kernels.fill-1.py311.nbi").exists()
     assert _jit.drop_stale_kernel_cache(str(package)) == 0
+
+
+def test_private_temp_dir_is_the_users_own(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    path = _jit._private_temp_dir("/some/site-packages/fastinit")
+    root = os.path.dirname(path)
+    assert os.path.basename(root) == _jit._TEMP_CACHE_PREFIX + str(os.getuid())
+    assert os.stat(root).st_mode & 0o777 == 0o700 and os.path.isdir(path)
+    assert _jit._private_temp_dir("/another/fastinit") != path  # one folder per installation
+    # Numba loads the machine code it finds there: a folder others can write is refused.
+    os.chmod(root, 0o777)
+    assert _jit._private_temp_dir("/some/site-packages/fastinit") is None
+    shutil.rmtree(root)
+    os.symlink(tmp_path / "elsewhere", root)
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    assert _jit._private_temp_dir("/some/site-packages/fastinit") is None
+
+
+def test_fallback_cache_is_dropped_when_any_source_changes(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    _write(package / "_kernels.py", "kernel = 1\n")
+    nested = tmp_path / "cache" / "pkg_0123abcd"  # where Numba puts a file's kernels under CACHE_DIR
+    nested.mkdir(parents=True)
+    _write(nested / "_kernels.fill-1.py311.nbi", "index")
+    _write(nested / "_kernels.fill-1.py311.1.nbc", "code")
+    assert _jit.drop_stale_kernel_cache(str(package), str(tmp_path / "cache")) == 2
+    assert os.listdir(nested) == [] and not (package / "__pycache__").exists()
+    _write(nested / "_kernels.fill-1.py311.nbi", "index")
+    assert _jit.drop_stale_kernel_cache(str(package), str(tmp_path / "cache")) == 0
+
+
+# Imports fastinit from the read-only copy, checks that none of the places
+# Numba could cache in is writable, fills, and writes the values to stdout.
+_READ_ONLY_PROGRAM = """
+import os, sys
+site, unwritable = sys.argv[1], sys.argv[2:]
+for folder in unwritable:
+    try:
+        open(os.path.join(folder, "write-test"), "w").close()
+    except PermissionError:
+        continue
+    sys.exit("still writable: " + folder)
+import numpy as np
+import fastinit
+if not fastinit.__file__.startswith(site):
+    sys.exit("imported " + fastinit.__file__)
+out = np.empty(100000, np.float32)
+fastinit.fill_normal(out, seed=0)
+sys.stdout.buffer.write(out.tobytes())
+"""
+
+
+def _unprivileged_runner(cwd):
+    """(command prefix, subprocess.run keywords) that run a command as a user
+    whom permissions apply to. Root writes through a-w, so as root the command
+    runs as ``nobody``: plainly where nobody can run this interpreter, else
+    through setpriv keeping only CAP_DAC_READ_SEARCH (read any file, e.g. an
+    interpreter under /root; write checks still apply)."""
+    if os.geteuid() != 0:
+        return [], {}
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.fail("running as root and there is no user 'nobody' to run the read-only check as")
+    uid, gid = nobody.pw_uid, nobody.pw_gid
+    candidates = [([], {"user": uid, "group": gid, "extra_groups": []})]
+    setpriv = shutil.which("setpriv")
+    if setpriv:
+        candidates.append(([setpriv, f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
+                            "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"], {}))
+    for prefix, keywords in candidates:
+        try:
+            check = subprocess.run(prefix + [sys.executable, "-c", "import os, numpy, numba; print(os.geteuid())"],
+                                   cwd=cwd, capture_output=True, text=True, **keywords)
+        except OSError:  # this interpreter is not executable by nobody
+            continue
+        if check.returncode == 0 and check.stdout.strip() == str(uid):
+            return prefix, keywords
+    pytest.fail("running as root and cannot run this interpreter as 'nobody' (nor through setpriv with "
+                "CAP_DAC_READ_SEARCH): the read-only installation cannot be checked")
+
+
+@pytest.fixture
+def read_only_installation():
+    """A copy of the package in a read-only tree, read-only HOME and
+    NUMBA_CACHE_DIR, and a world-writable (sticky) TMPDIR, all readable by
+    the unprivileged user; yields (run, tmpdir) where run(env changes)
+    imports fastinit and fills there, returning the CompletedProcess."""
+    with tempfile.TemporaryDirectory() as base:
+        os.chmod(base, 0o755)
+        site, home, numba_cache, tmpdir = (os.path.join(base, name) for name in ("site", "home", "cache", "tmp"))
+        shutil.copytree(os.path.dirname(fastinit.__file__), os.path.join(site, "fastinit"),
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        os.makedirs(home)
+        os.makedirs(numba_cache)
+        os.makedirs(tmpdir)
+        os.chmod(tmpdir, 0o1777)
+        for top in (site, home, numba_cache):
+            for folder, _, files in os.walk(top):
+                for path in [folder] + [os.path.join(folder, f) for f in files]:
+                    os.chmod(path, os.stat(path).st_mode & ~0o222)
+        prefix, keywords = _unprivileged_runner(site)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "XDG_", "PYTHON"))}
+        env.update(HOME=home, NUMBA_CACHE_DIR=numba_cache, TMPDIR=tmpdir, PYTHONPATH=site)
+
+        def run():
+            argv = [sys.executable, "-c", _READ_ONLY_PROGRAM, site, os.path.join(site, "fastinit"), home, numba_cache]
+            return subprocess.run(prefix + argv, cwd=site, env=env, capture_output=True, timeout=600, **keywords)
+
+        yield run, tmpdir
+
+
+def _expected_fill():
+    out = np.empty(100000, np.float32)
+    fastinit.fill_normal(out, seed=0)
+    return out
+
+
+def _warning_lines(stderr):
+    return [line for line in stderr.decode(errors="replace").splitlines() if "Warning" in line]
+
+
+def test_import_and_fill_with_no_writable_numba_cache_place(read_only_installation):
+    run, tmpdir = read_only_installation
+    expected = _expected_fill()
+    for attempt in ("compiles and caches", "loads the cache"):
+        done = run()
+        assert done.returncode == 0, (attempt, done.stderr.decode(errors="replace"))
+        assert len(_warning_lines(done.stderr)) <= 1, done.stderr
+        np.testing.assert_array_equal(np.frombuffer(done.stdout, np.float32), expected)
+        # the kernels went to the user's private folder under TMPDIR
+        cached = glob.glob(os.path.join(tmpdir, _jit._TEMP_CACHE_PREFIX + "*", "**", "*.nbi"), recursive=True)
+        assert cached, (attempt, os.listdir(tmpdir))
+
+
+def test_import_and_fill_with_no_writable_cache_at_all_warns_once(read_only_installation):
+    run, tmpdir = read_only_installation
+    # The private folder's name taken by a folder the user cannot write (root's, or read-only).
+    uid = pwd.getpwnam("nobody").pw_uid if os.geteuid() == 0 else os.getuid()
+    taken = os.path.join(tmpdir, _jit._TEMP_CACHE_PREFIX + str(uid))
+    os.mkdir(taken, 0o555)
+    done = run()
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    warned = _warning_lines(done.stderr)
+    assert len(warned) == 1 and "NUMBA_CACHE_DIR" in warned[0], done.stderr
+    np.testing.assert_array_equal(np.frombuffer(done.stdout, np.float32), _expected_fill())
+    assert os.listdir(taken) == []
