@@ -1,4 +1,4 @@
-"""fastinit.io.save and the command line: out of core, atomic, resumable, bit-identical."""
+"""fastinit.io.save: out of core, atomic, resumable, bit-identical (the command line: test_cli.py)."""
 
 import errno
 import os
@@ -114,25 +114,6 @@ def test_disk_full_and_unwritable_folder(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="can't write"):  # a read-only file system, even for root
         fio.save("/proc/fastinit-test.npy", (10,), seed=1)
     assert not os.path.exists("/proc/fastinit-test.npy")
-
-
-def test_command_line(tmp_path):
-    path = tmp_path / "emb.npy"
-    cmd = [sys.executable, "-m", "fastinit", "fill", str(path), "--shape", "3000", "64", "--init", "normal",
-           "--std", "0.02", "--dtype", "bfloat16", "--seed", "0", "--no-progress", "--chunk-mb", "0.1"]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert "GB/s" in done.stdout
-    expected = fastinit.normal((3000, 64), std=0.02, dtype="bfloat16", seed=0)
-    np.testing.assert_array_equal(load(path, "bfloat16").view(np.uint16), expected.view(np.uint16))
-    again = subprocess.run(cmd, capture_output=True, text=True)
-    assert again.returncode == 2 and "exists" in again.stderr and "Traceback" not in again.stderr
-    bad = subprocess.run(cmd + ["--gain", "2", "--overwrite"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "no parameter '--gain'" in bad.stderr and "Traceback" not in bad.stderr
-    helped = subprocess.run([sys.executable, "-m", "fastinit", "fill", "--help"], capture_output=True, text=True)
-    assert helped.returncode == 0
-    for name in fio.INITIALIZERS:
-        assert name in helped.stdout
 
 
 def test_memory_stays_near_the_chunk_size(tmp_path):
