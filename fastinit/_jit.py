@@ -12,8 +12,10 @@
 * Entry points are cached on disk (``cache=True``) so a new process loads the
   compiled kernels instead of compiling them again. Numba invalidates a
   cached kernel when the file that defines it changes, not when a module it
-  inlines does; ``drop_stale_kernel_cache()`` closes that gap for the cache
-  next to the package.
+  inlines does; ``drop_stale_kernel_cache()`` closes that gap in the
+  directory Numba caches the kernels in, wherever that is (the package's
+  ``__pycache__``, ``NUMBA_CACHE_DIR``, the user's cache directory, or the
+  private fallback below).
 * Where Numba finds no writable place for that cache (``NUMBA_CACHE_DIR``,
   the package's ``__pycache__``, the user's cache directory), as in a
   read-only system-wide installation run by a user without a writable home,
@@ -39,42 +41,67 @@ _STAMP = "fastinit-sources.sha256"
 _TEMP_CACHE_PREFIX = "fastinit-numba-cache-"  # + the user id, under tempfile.gettempdir()
 
 
-def drop_stale_kernel_cache(package=_PACKAGE, cache=None):
-    """Delete the package's cached kernels if any of its source files changed
-    since they were cached.
-
-    A kernel in ``_kernels.py`` inlines ``_philox.py``, ``_ziggurat.py`` and
-    ``_elementary.py``, but Numba checks only ``_kernels.py`` itself: an edit
-    to an inlined module (a checkout that moves to another commit, an
-    editable install) would otherwise leave stale machine code, with other
-    bits than the source defines. The digest of every source file of the
-    package is kept next to the cache; when it changes, the cache goes.
-    Returns the number of files deleted. Caches elsewhere (``NUMBA_CACHE_DIR``)
-    are not touched, except fastinit's own fallback directory (``cache``,
-    which holds only this package's kernels, in subfolders)."""
-    if cache is None:
-        cache = os.path.join(package, "__pycache__")
+def _source_digest(package=_PACKAGE):
+    """The SHA-256 (hex) of every source file of the package, names included."""
     digest = hashlib.sha256()
     for path in sorted(glob.glob(os.path.join(package, "*.py"))):
         with open(path, "rb") as source:
             digest.update(os.path.basename(path).encode() + b"\0" + source.read())
+    return digest.hexdigest()
+
+
+def _package_cache_files(package, cache):
+    """The files of ``cache`` that hold kernels of the package's modules:
+    Numba names them ``<module>.<function>-<line>.pyXY.nbi`` (the index) and
+    ``....pyXY.<n>.nbc`` (the code), ``<module>`` being the file's name
+    without ``.py``. Other files (other projects' kernels, where the
+    directory is shared) are not listed."""
+    modules = {os.path.basename(path)[:-3] for path in glob.glob(os.path.join(package, "*.py"))}
+    try:
+        names = os.listdir(cache)
+    except OSError:
+        return []
+    return [os.path.join(cache, name) for name in names
+            if name.endswith((".nbi", ".nbc")) and name.split(".", 1)[0] in modules]
+
+
+def drop_stale_kernel_cache(package=_PACKAGE, cache=None, digest=None):
+    """Delete the package's cached kernels in ``cache`` (the directory Numba
+    caches them in; default the package's ``__pycache__``) if any of the
+    package's source files changed since they were cached.
+
+    A kernel in ``_kernels.py`` inlines ``_philox.py``, ``_ziggurat.py``,
+    ``_elementary.py`` and others, but Numba checks only ``_kernels.py``
+    itself: an edit to an inlined module (an upgrade, a checkout that moves
+    to another commit, an editable install) would otherwise leave stale
+    machine code, with other bits than the source defines. The digest of
+    every source file of the package (``digest``, computed when not given) is
+    kept in ``cache``; when it changes, the package's kernels there go, and
+    only those (see ``_package_cache_files``). Returns the number of files
+    deleted; raises ``OSError`` where a stale file could not be deleted."""
+    if cache is None:
+        cache = os.path.join(package, "__pycache__")
+    if digest is None:
+        digest = _source_digest(package)
     stamp = os.path.join(cache, _STAMP)
     try:
         with open(stamp) as f:
-            if f.read().strip() == digest.hexdigest():
+            if f.read().strip() == digest:
                 return 0
     except OSError:
         pass
-    stale = [path for pattern in ("*.nbi", "*.nbc")
-             for path in glob.glob(os.path.join(cache, "**", pattern), recursive=True)]
-    try:
-        for path in stale:
+    stale = _package_cache_files(package, cache)
+    for path in stale:
+        try:
             os.remove(path)
+        except FileNotFoundError:  # another process dropped it first
+            pass
+    try:
         os.makedirs(cache, exist_ok=True)
         with open(stamp, "w") as f:
-            f.write(digest.hexdigest() + "\n")
-    except OSError:  # a read-only installation: its cache, if any, is its own
-        return 0
+            f.write(digest + "\n")
+    except OSError:  # the stale kernels are gone; the next process checks again
+        pass
     return len(stale)
 
 
@@ -82,16 +109,34 @@ def _cache_probe():  # pragma: no cover - never compiled
     pass
 
 
-def _numba_finds_a_cache():
-    """Whether Numba has a writable place for the cache of this package's
-    kernels, asked of Numba itself: ``njit(cache=True)`` picks the location
-    of a function's cache when it decorates it (no compilation), and raises
-    ``RuntimeError`` where there is none."""
+def _numba_cache_path():
+    """The directory Numba caches this package's kernels in, asked of Numba
+    itself, or None where it has no writable one: ``njit(cache=True)`` picks
+    the location of a function's cache when it decorates it (no
+    compilation), and raises ``RuntimeError`` where there is none. Every
+    locator of Numba derives the directory from the folder of the function's
+    file, and the probe shares its folder with the kernels' modules (the
+    folder's ``__pycache__``, or ``<NUMBA_CACHE_DIR or ~/.cache/numba>/
+    <folder name>_<SHA-1 of the folder's path>``)."""
     try:
-        numba.njit(cache=True)(_cache_probe)
+        probe = numba.njit(cache=True)(_cache_probe)
     except RuntimeError:
-        return False
-    return True
+        return None
+    return getattr(getattr(probe, "_cache", None), "cache_path", None)
+
+
+def _checked_cache_path(digest):
+    """``_numba_cache_path()`` with the stale kernels there deleted, or None
+    where there is no such directory or the stale kernels cannot be deleted
+    (the cache cannot be trusted there)."""
+    path = _numba_cache_path()
+    if path is None:
+        return None
+    try:
+        drop_stale_kernel_cache(_PACKAGE, path, digest)
+    except OSError:
+        return None
+    return path
 
 
 class _CacheDir:
@@ -132,14 +177,15 @@ def _private_temp_dir(package=_PACKAGE):
 
 def _choose_cache():
     """(cache, directory): whether the kernels are cached, and the directory
-    fastinit gives Numba for them (None: Numba's own choice)."""
-    if _numba_finds_a_cache():
+    fastinit gives Numba for them (None: Numba's own choice). The place
+    Numba caches them in is checked against the sources' digest first."""
+    digest = _source_digest()
+    if _checked_cache_path(digest) is not None:
         return True, None
     directory = _private_temp_dir()
     if directory is not None:
-        drop_stale_kernel_cache(_PACKAGE, directory)
         with _CacheDir(directory):
-            if _numba_finds_a_cache():
+            if _checked_cache_path(digest) is not None:
                 return True, directory
     warnings.warn(
         f"fastinit: Numba has no writable directory for its kernel cache (NUMBA_CACHE_DIR, "
@@ -149,7 +195,6 @@ def _choose_cache():
     return False, None
 
 
-drop_stale_kernel_cache()
 _CACHE, _CACHE_DIR = _choose_cache()
 
 
