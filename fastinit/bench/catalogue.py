@@ -171,8 +171,12 @@ def _jax(distribution):
     return make
 
 
-def catalogue():
-    """Every method whose library is installed."""
+#: The libraries fastinit is compared with besides NumPy: the pyproject extra that installs each.
+OPTIONAL_LIBRARIES = {"torch": "torch", "jax": "jax"}
+
+
+def catalogue(exclude=()):
+    """Every method whose library is installed, less the libraries in ``exclude``."""
     methods = [Method("ndarray.fill", "ndarray.fill", "fill", False, DTYPES, _fill)]
     for dist in DISTRIBUTIONS:
         methods.append(Method(f"fastinit {dist}", "fastinit", dist, False, DTYPES, _fastinit(dist, False)))
@@ -185,14 +189,14 @@ def catalogue():
                               _numpy(dist, True)))
         methods.append(Method(f"numpy multithreaded {call}", "numpy-threads", dist, False, ("float32", "float64"),
                               _numpy_threads(dist)))
-    if available("torch"):
+    if available("torch") and "torch" not in exclude:
         names = {"uniform": "uniform_", "normal": "normal_", "truncated_normal": "trunc_normal_",
                  "xavier_uniform": "xavier_uniform_", "kaiming_normal": "kaiming_normal_"}
         for dist in DISTRIBUTIONS:
             methods.append(Method(f"torch nn.init.{names[dist]}", "torch", dist, False, DTYPES, _torch(dist, False)))
         methods.append(Method("torch.rand", "torch", "uniform", True, DTYPES, _torch("uniform", True)))
         methods.append(Method("torch.randn", "torch", "normal", True, DTYPES, _torch("normal", True)))
-    if available("jax"):
+    if available("jax") and "jax" not in exclude:
         import jax
         # without x64, JAX computes a requested float64 in float32: measure only what it really does
         jax_dtypes = DTYPES if jax.config.jax_enable_x64 else ("float32", "bfloat16")
