@@ -427,3 +427,14 @@ def test_main_announces_the_expected_duration_and_records_the_run(tmp_path, caps
     assert saved["duration"]["measured_s"] > 0 and saved["duration"]["planned_s"] > 0
     assert {"start", "end", "usable_cpus", "memory_total"} <= set(saved["machine"])
     assert "**Not compared**: PyTorch (left out with `--skip`)" in out and "## Machine and settings" in out
+
+
+def test_an_empty_kernel_cache_is_planned_cold(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", "from fastinit.bench import runner; print(runner.kernel_cache_warm())"],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+    methods = [m for m in catalogue.catalogue() if m.library == "fastinit"]
+    cold = runner.Planner(cache_warm=False).group(methods, "float32", 10**4, 2, (3, 5), 0.5)
+    warm = runner.Planner(cache_warm=True).group(methods, "float32", 10**4, 2, (3, 5), 0.5)
+    assert cold.total > warm.total + 5

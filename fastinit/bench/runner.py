@@ -197,12 +197,25 @@ def expected_call_seconds(method, dtype, size, threads):
 
 def kernel_cache_warm():
     """Whether compiled fastinit kernels are on disk (then the first calls load
-    them instead of compiling)."""
+    them instead of compiling): looked for where Numba caches them (as
+    ``fastinit._jit`` finds it, where it can say), under NUMBA_CACHE_DIR and in
+    the package's ``__pycache__``."""
     import fastinit
-    folder = os.environ.get("NUMBA_CACHE_DIR")
-    patterns = ([os.path.join(folder, "fastinit*", "_kernels.*.nbc")] if folder else
-                [os.path.join(os.path.dirname(fastinit.__file__), "__pycache__", "_kernels.*.nbc")])
-    return any(glob.glob(p) for p in patterns)
+    from fastinit import _jit
+    folders = []
+    locate = getattr(_jit, "_numba_cache_path", None)
+    if callable(locate):
+        try:
+            folders.append(locate())
+        except Exception:  # only an estimate depends on it
+            pass
+    if getattr(_jit, "_CACHE_DIR", None):
+        folders += glob.glob(os.path.join(_jit._CACHE_DIR, "fastinit*"))
+    if not any(folders):
+        root = os.environ.get("NUMBA_CACHE_DIR")
+        folders = (glob.glob(os.path.join(root, "fastinit*")) if root else
+                   [os.path.join(os.path.dirname(fastinit.__file__), "__pycache__")])
+    return any(glob.glob(os.path.join(f, "_kernels.*.nbc")) for f in folders if f)
 
 
 @dataclass
