@@ -111,8 +111,8 @@ def log_f64(x):
 # --------------------------------------------------------------------------
 _TWO_PI_2M24_F32 = _F32(2.0 * np.pi / 2.0**24)
 # sin: x + x*z*(-1/3! + z*(1/5! - ...)) up to x**9; cos up to x**10.
-_SIN_F32 = tuple(_F32((-1.0) ** k / float(np.prod(np.arange(1, 2 * k + 2)))) for k in range(1, 5))
-_COS_F32 = tuple(_F32((-1.0) ** k / float(np.prod(np.arange(1, 2 * k + 1)))) for k in range(1, 6))
+_SIN_F32 = tuple(_F32((-1) ** k / float(np.prod(np.arange(1, 2 * k + 2)))) for k in range(1, 5))
+_COS_F32 = tuple(_F32((-1) ** k / float(np.prod(np.arange(1, 2 * k + 1)))) for k in range(1, 6))
 
 @inline
 def _quadrant_select(s, c, q):

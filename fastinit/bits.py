@@ -15,7 +15,7 @@ __all__ = ["STREAM_FORMAT_VERSION", "SEED_LIMIT", "philox4x32", "key_from_seed",
 
 #: Version of the stream format (docs/stream-format.md). Any change to how
 #: seeds, counters or words become values bumps it.
-STREAM_FORMAT_VERSION = 3
+STREAM_FORMAT_VERSION = 4
 
 #: Seeds are integers 0 <= seed < SEED_LIMIT.
 SEED_LIMIT = 2**64

@@ -14,6 +14,7 @@ import numba
 import numpy as np
 
 from . import _elementary, _formats, _kernels
+from ._hostmath import normal_cdf, normal_cdf_width
 from ._validate import check_offset, check_out, check_real, in_dtype
 from .bits import NORMAL_ID, TRUNCATED_NORMAL_ID, UNIFORM_ID, _check_seed, _key_words
 
@@ -268,11 +269,6 @@ def _normal_plan(mean, std, dtype):
     return params, fmt
 
 
-def _phi(x):
-    """Standard normal CDF in float64 (math.erfc keeps relative precision in the lower tail)."""
-    return 0.5 * math.erfc(-x / math.sqrt(2.0))
-
-
 def _truncated_params(mean, std, a, b, dtype):
     alpha = (a - mean) / std
     beta = (b - mean) / std
@@ -287,9 +283,10 @@ def _truncated_params(mean, std, a, b, dtype):
             f"from the mean: its probability is below float64 resolution"
         )
     lo = max(lo, -TAIL_LIMIT)
-    p_low = _phi(lo)
-    q_high = _phi(-hi)
-    width = (_phi(hi) - p_low) if hi <= 0 else (1.0 - q_high - p_low)
+    # the interval's probabilities, each rounded once from its exact value (no platform libm: _hostmath)
+    p_low = normal_cdf(lo)
+    q_high = normal_cdf(-hi)
+    width = normal_cdf_width(lo, hi)
     # Compare as Python floats: numpy would round a and b to dtype first.
     clip_low = dtype.type(a)
     if float(clip_low) < a:

@@ -24,6 +24,7 @@ import numpy as np
 
 from . import _formats
 from ._buffers import aligned_empty
+from ._qr import orthonormal_columns
 from ._regions import check_shape, fill_region, normalize_region, region_shape
 from ._validate import check_out, check_real
 from .bits import _check_seed, derive_seed
@@ -180,11 +181,17 @@ def calculate_gain(nonlinearity, param=None):
             slope = param
         else:
             raise ValueError(f"negative_slope {param} not a valid number")
-        return math.sqrt(2.0 / (1 + slope**2))
+        return math.sqrt(2.0 / (1 + slope * slope))
     if nonlinearity == "selu":
         return 3.0 / 4
     raise ValueError(f"Unsupported nonlinearity {nonlinearity!r}; supported: "
                      f"{', '.join(_LINEAR + ('sigmoid', 'tanh', 'relu', 'leaky_relu', 'selu'))}")
+
+
+def _squared(x):
+    """``x * x``: one correctly rounded product (``x ** 2`` is the C library's
+    ``pow``, whose last bit is not the same on every machine)."""
+    return x * x
 
 
 # ---------------------------------------------------------------------------
@@ -345,7 +352,7 @@ def xavier_uniform(shape=None, *, seed, gain=1.0, dtype=None, out=None, layout="
     ``variance_scaling(scale=gain**2, mode="fan_avg", distribution="uniform")``.
 
     Example: ``fastinit.xavier_uniform((256, 128), gain=fastinit.calculate_gain("tanh"), seed=0)``."""
-    return variance_scaling(shape, seed=seed, scale=check_real("gain", gain) ** 2, mode="fan_avg",
+    return variance_scaling(shape, seed=seed, scale=_squared(check_real("gain", gain)), mode="fan_avg",
                             distribution="uniform", dtype=dtype, out=out, layout=layout,
                             fan_in=fan_in, fan_out=fan_out, region=region)
 
@@ -359,7 +366,7 @@ def xavier_normal(shape=None, *, seed, gain=1.0, dtype=None, out=None, layout="t
     ``glorot_normal`` is truncated: see :func:`glorot_normal`.
 
     Example: ``fastinit.xavier_normal((256, 128), seed=0)``."""
-    return variance_scaling(shape, seed=seed, scale=check_real("gain", gain) ** 2, mode="fan_avg",
+    return variance_scaling(shape, seed=seed, scale=_squared(check_real("gain", gain)), mode="fan_avg",
                             distribution="normal", dtype=dtype, out=out, layout=layout,
                             fan_in=fan_in, fan_out=fan_out, region=region)
 
@@ -393,7 +400,7 @@ def kaiming_uniform(shape=None, *, seed, a=0.0, mode="fan_in", nonlinearity="lea
     this is PyTorch's default for Linear and Conv weights, :math:`\mathcal{U}(\pm 1/\sqrt{\text{fan\_in}})`.
 
     Example: ``fastinit.kaiming_uniform((256, 128), nonlinearity="relu", seed=0)``."""
-    return variance_scaling(shape, seed=seed, scale=calculate_gain(nonlinearity, a) ** 2, mode=_torch_mode(mode),
+    return variance_scaling(shape, seed=seed, scale=_squared(calculate_gain(nonlinearity, a)), mode=_torch_mode(mode),
                             distribution="uniform", dtype=dtype, out=out, layout=layout,
                             fan_in=fan_in, fan_out=fan_out, region=region)
 
@@ -406,7 +413,7 @@ def kaiming_normal(shape=None, *, seed, a=0.0, mode="fan_in", nonlinearity="leak
     ``variance_scaling(scale=gain**2, mode=mode, distribution="normal")``.
 
     Example: ``fastinit.kaiming_normal((64, 3, 7, 7), mode="fan_out", nonlinearity="relu", seed=0)``."""
-    return variance_scaling(shape, seed=seed, scale=calculate_gain(nonlinearity, a) ** 2, mode=_torch_mode(mode),
+    return variance_scaling(shape, seed=seed, scale=_squared(calculate_gain(nonlinearity, a)), mode=_torch_mode(mode),
                             distribution="normal", dtype=dtype, out=out, layout=layout,
                             fan_in=fan_in, fan_out=fan_out, region=region)
 
@@ -473,7 +480,8 @@ def orthogonal(shape=None, *, seed, gain=1.0, dtype=None, out=None):
     decomposition of a standard normal ``(rows, cols)`` matrix (``rows = shape[0]``,
     ``cols`` the product of the other dims; the transpose when ``rows < cols``), with
     the signs fixed so that ``R`` has a positive diagonal (``Q`` is then Haar
-    distributed), times ``gain``. Computed in float64 (LAPACK), then rounded.
+    distributed), times ``gain``. Computed in float64 by fastinit's own Householder QR
+    (``fastinit._qr``: the same bits on every machine, unlike LAPACK's), then rounded.
 
     Example: ``fastinit.orthogonal((512, 512), gain=fastinit.calculate_gain("relu"), seed=0)``."""
     target, full, _ = _target("orthogonal", shape, out, dtype, None)
@@ -485,9 +493,8 @@ def orthogonal(shape=None, *, seed, gain=1.0, dtype=None, out=None):
         return target
     rows = full[0]
     cols = target.size // rows
-    matrix = fill_normal(np.empty((rows, cols) if rows >= cols else (cols, rows)), seed=seed)
-    q, r = np.linalg.qr(matrix)
-    q *= np.where(np.diagonal(r) < 0, -gain, gain)  # sign fix and gain in one pass
+    q = fill_normal(np.empty((rows, cols) if rows >= cols else (cols, rows)), seed=seed)
+    orthonormal_columns(q, float(gain))  # in place; sign fix and gain included
     if rows < cols:
         q = q.T
     target.reshape(rows, cols)[...] = q.astype(target.dtype) if target.dtype.itemsize == 2 else q

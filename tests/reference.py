@@ -123,6 +123,38 @@ def truncated_uniforms(indices, seed, dtype):
     return k.astype(np.float64) * 2.0**-52 + 2.0**-53
 
 
+def rounded(value):
+    """An mpmath number rounded once to float64, through its decimal digits
+    (mpmath's own float() can round subnormal results twice)."""
+    import decimal
+
+    import mpmath as mp
+    return float(decimal.Decimal(mp.nstr(value, 60)))
+
+
+def normal_cdf(x):
+    """Section 5's Phi(x), the standard normal CDF rounded once to float64 (60-digit mpmath)."""
+    import mpmath as mp
+    with mp.workdps(80):
+        return rounded(mp.ncdf(mp.mpf(x)))
+
+
+def normal_cdf_width(lo, hi):
+    """Section 5's width, Phi(hi) - Phi(lo) rounded once to float64."""
+    import mpmath as mp
+    with mp.workdps(80):
+        return rounded(mp.ncdf(mp.mpf(hi)) - mp.ncdf(mp.mpf(lo)))
+
+
+def truncated_interval(mean, std, a, b):
+    """Section 5's (sign, p_low, q_high, width) of a truncation interval."""
+    alpha, beta = (a - mean) / std, (b - mean) / std
+    sign = -1.0 if alpha + beta > 0 else 1.0
+    lo, hi = (-beta, -alpha) if sign < 0 else (alpha, beta)
+    lo = max(lo, -37.5)
+    return sign, normal_cdf(lo), normal_cdf(-hi), normal_cdf_width(lo, hi)
+
+
 #: Section 5: the 32-bit stream's central limit on |q| and the band's lowest
 #: probability.
 TRUNCATED_CENTRAL_LIMIT = np.float32(0.4775)
@@ -263,3 +295,50 @@ def normal64_standard(indices, seed):
     for n in np.flatnonzero(k >= K[j]):
         z[n], attempts[n] = _slow_path(int(indices[n]), int(d[n]), seed)
     return z, attempts
+
+
+# --------------------------------------------------------------------------
+# The orthogonal initializer's QR (docs/stream-format.md, "orthogonal"):
+# unblocked Householder, one column at a time, in plain Python floats.
+# --------------------------------------------------------------------------
+def householder_q(a, gain):
+    """Q of the QR of ``a`` (rows >= cols) times gain, column k times -gain
+    where R[k, k] < 0, by the operations the format lists, in order."""
+    rows, cols = a.shape
+    m = [[float(a[i, j]) for j in range(cols)] for i in range(rows)]
+    reflectors = []
+    for k in range(cols):
+        alpha = m[k][k]
+        s = alpha * alpha
+        for i in range(k + 1, rows):
+            s += m[i][k] * m[i][k]
+        if s == alpha * alpha:
+            reflectors.append(([1.0] + [0.0] * (rows - k - 1), 0.0, alpha))
+            continue
+        norm = float(np.sqrt(s))
+        beta = -norm if alpha >= 0.0 else norm
+        tau = (beta - alpha) / beta
+        d = alpha - beta
+        v = [1.0] + [m[i][k] / d for i in range(k + 1, rows)]
+        reflectors.append((v, tau, beta))
+        for j in range(k + 1, cols):
+            _apply_reflector(m, v, tau, k, j)
+    q = [[1.0 if i == j else 0.0 for j in range(cols)] for i in range(rows)]
+    for k in range(cols - 1, -1, -1):
+        v, tau, _ = reflectors[k]
+        if tau != 0.0:
+            for j in range(k, cols):
+                _apply_reflector(q, v, tau, k, j)
+    out = np.array(q)
+    for j in range(cols):
+        out[:, j] *= -gain if reflectors[j][2] < 0.0 else gain
+    return out
+
+
+def _apply_reflector(m, v, tau, k, j):
+    w = 0.0
+    for i in range(k, len(m)):
+        w += v[i - k] * m[i][j]
+    t = tau * w
+    for i in range(k, len(m)):
+        m[i][j] -= v[i - k] * t

@@ -77,20 +77,10 @@ def test_normal_applies_mean_and_std_in_output_dtype():
     np.testing.assert_array_equal(got, np.float32(0.1) + np.float32(0.02) * z)
 
 
-def _mirrored(mean, std, a, b):
-    alpha, beta = (a - mean) / std, (b - mean) / std
-    sign = -1.0 if alpha + beta > 0 else 1.0
-    lo, hi = (-beta, -alpha) if sign < 0 else (alpha, beta)
-    lo = max(lo, -37.5)
-    p_low, q_high = scipy.special.ndtr(lo), scipy.special.ndtr(-hi)
-    width = scipy.special.ndtr(hi) - p_low if hi <= 0 else 1 - q_high - p_low
-    return sign, p_low, q_high, width
-
-
 def _truncated_reference(idx, seed, dtype, mean, std, a, b):
-    """Section 5's AS 241 path with scipy's ndtr/ndtri, in float64: the
-    float64 stream, and the float32 stream's tail path."""
-    sign, p_low, q_high, width = _mirrored(mean, std, a, b)
+    """Section 5's AS 241 path with scipy's ndtri, in float64: the float64
+    stream, and the float32 stream's tail path."""
+    sign, p_low, q_high, width = reference.truncated_interval(mean, std, a, b)
     u = reference.truncated_uniforms(idx, seed, dtype)
     lower, upper = p_low + u * width, q_high + (1 - u) * width
     z = np.where(lower <= 0.5, scipy.special.ndtri(np.minimum(lower, 0.5)),
@@ -106,6 +96,15 @@ TRUNCATED_CASES = [
     (0.0, 1.0, 1.99, 2.5), (0.0, 1.0, 2.0, 3.0), (0.0, 1.0, -3.0, 3.0), (0.0, 1.0, 1.8, 2.05),
     (0.0, 1.0, 2.9, 3.5), (0.0, 1.0, 1.5, 4.0),
 ]
+
+
+@pytest.mark.parametrize("mean, std, a, b", TRUNCATED_CASES)
+def test_truncated_interval_probabilities_are_correctly_rounded(mean, std, a, b):
+    # p_low, q_high and width of section 5: each the float64 rounding of the
+    # exact value (60-digit mpmath), whatever the platform's libm
+    params = fastinit.distributions._truncated_params(mean, std, a, b, np.dtype(np.float64))
+    sign, p_low, q_high, width = reference.truncated_interval(mean, std, a, b)
+    assert (params.sign, params.p_low, params.q_high, params.width) == (sign, p_low, q_high, width)
 
 
 @pytest.mark.parametrize("mean, std, a, b", TRUNCATED_CASES)
@@ -130,7 +129,7 @@ def test_float32_truncated_normal_equals_reference(mean, std, a, b):
     got = fastinit.fill_truncated_normal(np.empty(n, np.float32), mean, std, a, b, seed=11, offset=offset)
     wide = got.astype(np.float64)  # compare in float64: numpy would round a, b to float32
     assert np.all((wide >= a) & (wide <= b))
-    sign, p_low, q_high, width = _mirrored(mean, std, a, b)
+    sign, p_low, q_high, width = reference.truncated_interval(mean, std, a, b)
     q_start, q_span = np.float32(sign * (p_low - 0.5)), np.float32(sign * width)
     q, probability, lower_side = reference.truncated_rational_inputs(idx, 11, p_low, q_high, width, q_start, q_span)
     limit, band_low = reference.TRUNCATED_CENTRAL_LIMIT, reference.TRUNCATED_BAND_LOW
@@ -300,7 +299,7 @@ def test_truncated_bounds_hold_exactly_when_not_representable(dtype, a, b):
 
 # sha256 of the bytes of each fill of 10007 elements at offset 2**33 - 777,
 # pinned when stream format 1 was defined (float64 normal: format 2;
-# truncated normal: format 3). The tests above verify these
+# truncated normal: format 3, its float64 outputs again in format 4). The tests above verify these
 # outputs against the independent reference; these hashes catch any later
 # change of the stream, which must come with a new STREAM_FORMAT_VERSION.
 PINNED = {
@@ -314,8 +313,8 @@ PINNED = {
     ("normal", "float64", 9223372036854788153): "9f48b67d83a3d701a5954691666c476c1abb230f61ea3d225e62488b00c3633c",
     ("truncated_normal", "float32", 0): "c3bdd1029aa5d8a3013a2cd3171850cfc4662b7d5ec1d6b6593e92427b3b1b15",
     ("truncated_normal", "float32", 9223372036854788153): "e4313c930b7496812388d3d3217d362084069b63e6f4c3c0a879779733a4bc26",
-    ("truncated_normal", "float64", 0): "77dace37aeab57f4784cd13297637b332a40df3a06b5b8472f0f75c221d9c313",
-    ("truncated_normal", "float64", 9223372036854788153): "a58d5926b30c1f772528f708645e208ab226ff1af56751d0e775ed8ecbbc01c8",
+    ("truncated_normal", "float64", 0): "9c8d0d66cf748b1177c57dad21a179521de3e1e0ce2ebc499eef2ba614df732a",
+    ("truncated_normal", "float64", 9223372036854788153): "236ca91dbc0e21d503ba4580f9d7665069689aae17df98dbbdfc1320625001fc",
     ("uniform", "float16", 0): "5e6a0784b6a942ec8e29ad23bd10081d01013414cf1d77dbfeef6cd8dc65dfb5",
     ("uniform", "bfloat16", 0): "dc5a248cff0fa505088b4cafbe0b28c15bb382993ff8c450fcdef254f8a9ca0d",
     ("normal", "float16", 0): "4991ecad5328a368f7d9e0d8f6d524695d94b8062b605cb81fa947ebf97fad6b",
@@ -332,9 +331,56 @@ def _digest(name, dtype, seed):
 
 @pytest.mark.parametrize("name, dtype, seed", sorted(PINNED))
 def test_pinned_hashes(name, dtype, seed):
-    assert fastinit.STREAM_FORMAT_VERSION == 3
+    assert fastinit.STREAM_FORMAT_VERSION == 4
     resolved = np.dtype(ml_dtypes.bfloat16) if dtype == "bfloat16" else np.dtype(dtype)
     assert _digest(name, resolved, seed) == PINNED[(name, dtype, seed)]
+
+
+# Pinned with stream format 4: truncated intervals whose float64 probabilities
+# once came from the C library's erfc (and differed between x86-64 and aarch64),
+# and the orthogonal initializer, whose QR is part of the format since then.
+# 10007 elements at offset 2**33 - 777, seed 5; orthogonal with gain 1.5, seed 5.
+PINNED_4 = {
+    ("truncated_normal", (0.0, 1.0, -2.0, 2.0), "float32"): "22a6f0906e286f32f1a7689ee8133f608e687c3db9cdbc70406c8d1eac58f340",
+    ("truncated_normal", (0.0, 1.0, -2.0, 2.0), "float64"): "beb1dd3b62351e6beb9a73517246f97c9fbd7b4ce3704bce2757d7dc8efbe888",
+    ("truncated_normal", (0.0, 1.0, 2.9, 3.5), "float32"): "55f6497249a932bf1141c5789f6cb5a6f3f6e2c9cce86081905f0e2cec4b646a",
+    ("truncated_normal", (0.0, 1.0, 2.9, 3.5), "float64"): "303b1f8efcd09639e4051cad85c661d1120c4c208db6e96e5d857a0538d212a1",
+    ("truncated_normal", (0.0, 1.0, -30.0, 0.5), "float32"): "711be2064aa1a2b686cda533626ee56127ded100fe4c47d7930a0d7e4fb950b7",
+    ("truncated_normal", (0.0, 1.0, -30.0, 0.5), "float64"): "9da3b2f014a2316195c8d135eb66fed3f38ca7402fee44ade90a04e5f07ab6d0",
+    ("truncated_normal", (0.0, 1.0, 5.0, 6.0), "float32"): "0ab7b0b842637da2c4d83bbaf0ac0c315a5e3b2cc557f8621c0b654971c7378f",
+    ("truncated_normal", (0.0, 1.0, 5.0, 6.0), "float64"): "96eeb8ff7f454fe4005f9972af2efc3cdec9a6e95aab1eec2a231a9654e384bc",
+    ("truncated_normal", (0.0, 0.02, -0.04, 0.04), "float32"): "8b689ebb241d54d99abbd3ec2bcf8dce383c4f366fc2cceccfeb0a48917827cb",
+    ("truncated_normal", (0.0, 0.02, -0.04, 0.04), "float64"): "34726b9742c7cd0dedf6a8ced129390c1b7bababe259d252b308d1580f6b0f34",
+    ("truncated_normal", (0.0, 1.0, -3.0, 3.0), "float32"): "76e1f4b566953d845e23214fbeb849da24713a0976933b0153217409fa4364c9",
+    ("truncated_normal", (0.0, 1.0, -3.0, 3.0), "float64"): "dae53c4a9d7090702d2ac5ecfca4a92665146ddd4ee376623e3a101e6840ab00",
+    ("orthogonal", (300, 200), "float32"): "461ff57b2babb70a01d50dd7a15b93d2f0ad0307b0818bef29c70e0de9f2ddb3",
+    ("orthogonal", (300, 200), "float64"): "1882fe2d312f648054f0a87152f4542e2f0706821c50684a9af0cc63ce069693",
+    ("orthogonal", (200, 300), "float32"): "3c3b3042af68541e9037d976edc2f32eef51e89fbd036ac735fab280020932fb",
+    ("orthogonal", (200, 300), "float64"): "66dd2bd7a32c909a2fb523fb52e60c17e3022032116f8a78762a0d2f1390c75b",
+}
+
+
+@pytest.mark.parametrize("name, params, dtype", sorted(PINNED_4))
+def test_pinned_hashes_of_format_4(name, params, dtype):
+    assert fastinit.STREAM_FORMAT_VERSION == 4
+    if name == "orthogonal":
+        out = fastinit.orthogonal(params, gain=1.5, seed=5, dtype=dtype)
+    else:
+        out = fastinit.fill_truncated_normal(np.empty(10_007, dtype), *params, seed=5, offset=2**33 - 777)
+    assert hashlib.sha256(out.tobytes()).hexdigest() == PINNED_4[(name, params, dtype)]
+
+
+@pytest.mark.parametrize("shape", [(40, 30), (30, 40), (70, 70), (100, 37), (5, 1), (1, 5)])
+def test_orthogonal_equals_householder_reference(shape):
+    # fastinit's blocked, chunked, threaded QR is the format's unblocked
+    # Householder sequence, bit for bit (shapes beyond one panel and chunk)
+    rows, cols = shape[0], int(np.prod(shape[1:]))
+    a = fastinit.fill_normal(np.empty((rows, cols) if rows >= cols else (cols, rows)), seed=6)
+    q = reference.householder_q(a, 1.5)
+    expected = q if rows >= cols else q.T
+    got = fastinit.orthogonal(shape, gain=1.5, seed=6, dtype=np.float64)
+    assert got.tobytes() == expected.tobytes()
+    assert got.astype(np.float32).tobytes() == fastinit.orthogonal(shape, gain=1.5, seed=6, dtype=np.float32).tobytes()
 
 
 # ---------------------------------------------------------------------------

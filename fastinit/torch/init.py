@@ -31,11 +31,11 @@ import torch.nn.init as _torch_init
 
 from .. import schemes as _schemes
 from ..bits import _check_seed
-from ..distributions import _normal, _truncated_normal, _uniform, fill_constant, fill_normal
+from ..distributions import _normal, _truncated_normal, _uniform, fill_constant
 from ..schemes import calculate_gain
 from . import _state
 from ._dtensor import global_boxes, is_dtensor, local_of
-from ._tensors import advise_huge_pages, as_numpy, fill_target, fillable, numpy_view, seed_from_generator
+from ._tensors import advise_huge_pages, fill_target, fillable, numpy_view, seed_from_generator
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
@@ -202,32 +202,21 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
 
 
 def orthogonal_(tensor, gain=1, generator=None, *, seed=None):
-    r"""A (semi-)orthogonal matrix times ``gain``: the QR of a standard normal ``(rows, cols)`` matrix
-    (``rows = tensor.shape[0]``), signs fixed so that ``R`` has a positive diagonal.
+    r"""A (semi-)orthogonal matrix times ``gain``: the Q of the QR of a standard normal ``(rows, cols)``
+    matrix (``rows = tensor.shape[0]``), signs fixed so that ``R`` has a positive diagonal.
 
-    The normal matrix comes from fastinit's stream; the QR is torch's (``torch.linalg.qr`` in the
-    tensor's dtype, float32 for 16-bit tensors), as ``torch.nn.init.orthogonal_`` does it."""
+    The values are those of ``fastinit.orthogonal(tensor.shape, gain=gain, seed=seed)``: the float64
+    normal stream and fastinit's own Householder QR (the same bits on every machine; torch's
+    ``torch.linalg.qr`` is LAPACK's, whose last bits depend on the build and the CPU), rounded to the
+    tensor's dtype."""
     if tensor.ndim < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     if tensor.numel() == 0:
         return tensor
-    delegated = _delegated(seed, generator)
-    if not delegated:
+    if not _delegated(seed, generator):
         _whole("orthogonal_", tensor)
-    if delegated or as_numpy(tensor) is None:
-        return _TORCH["orthogonal_"](tensor, gain, generator)
-    rows = tensor.shape[0]
-    cols = tensor.numel() // rows
-    work = tensor.dtype if tensor.dtype in (torch.float32, torch.float64) else torch.float32
-    matrix = torch.empty((rows, cols) if rows >= cols else (cols, rows), dtype=work)
-    fill_normal(matrix.numpy(), seed=_seed(seed, generator))
-    q, r = torch.linalg.qr(matrix)
-    q *= torch.where(torch.diagonal(r) < 0, -float(gain), float(gain))
-    if rows < cols:
-        q = q.T
-    with torch.no_grad():
-        tensor.copy_(q.reshape(tensor.shape))
-    return tensor
+    return _filled("orthogonal_", tensor, lambda v, s: _schemes.orthogonal(out=v, gain=float(gain), seed=s),
+                   gain, generator, seed=seed, generator=generator)
 
 
 def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None):
