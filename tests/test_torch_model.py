@@ -16,7 +16,7 @@ ALPHA = 1e-5
 
 
 def stream_seed(seed, name, distribution, *params):
-    """The documented name-keyed seed (docs/stream-format.md, section 7)."""
+    """The documented name-keyed seed (docs/stream-format.md, section 8)."""
     return fastinit.derive_seed(seed, "fastinit.torch.initialize", name, distribution,
                                 *(float(p).hex() for p in params))
 
