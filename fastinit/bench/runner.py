@@ -171,7 +171,6 @@ _FIRST_COMPILE_SECONDS = {"cold": 2.0, "warm": 1.0}
 _JAX_JIT_SECONDS = 0.6        # per JAX method and group (one shape each)
 _TORCH_IMPORT_SECONDS = 2.5
 _ESTIMATE_SECONDS = 1.5e-3    # _estimate's back-to-back calls of a short method
-SERIAL_BELOW = 8192           # fastinit fills smaller buffers on the calling thread
 
 
 def expected_call_seconds(method, dtype, size, threads):
@@ -245,7 +244,8 @@ class Planner:
         if not method.allocating and nbytes > _FRESH_BYTES:  # the warm-up call touches the new buffer
             seconds += nbytes * _FRESH_NS_PER_BYTE * 1e-9
         if method.library == "fastinit":
-            key = (dtype, _KIND.get(method.distribution), size < SERIAL_BELOW)
+            from fastinit.distributions import PARALLEL_THRESHOLD  # smaller: filled on the calling thread
+            key = (dtype, _KIND.get(method.distribution), size < PARALLEL_THRESHOLD)
             if key not in self.compiled:
                 if not self.compiled:
                     seconds += _FIRST_COMPILE_SECONDS[self.cache]
