@@ -240,8 +240,11 @@ def test_only_the_entering_thread_is_affected():
 
 
 # ---------------------------------------------------------------------------
-# Deferred fills: a whole fill waits until the tensor is used or overwritten
+# No fill waits: every reader and writer that bypasses the mode sees the values
 # ---------------------------------------------------------------------------
+N = 256  # a 256 x 256 fill: 65536 elements, large enough that an earlier design deferred it
+
+
 @pytest.fixture
 def kernel_writes(monkeypatch):
     from fastinit.torch import intercept
@@ -256,38 +259,187 @@ def kernel_writes(monkeypatch):
     return calls
 
 
-def stream(n, shape=(256, 256), std=1.0, seed=0):
+def stream(n, shape=(N, N), std=1.0, seed=0):
     return fastinit.fill_normal(np.empty(shape, np.float32), 0.0, std, seed=counted(seed, n))
 
 
-def test_a_fill_overwritten_whole_never_runs(kernel_writes):
+def test_every_fill_is_written_at_the_call(kernel_writes):
     with ft.fast_init(seed=0):
-        w = torch.empty(256, 256)
+        w = torch.empty(N, N)
         nn.init.normal_(w)
-        nn.init.normal_(w.data, std=2.0)   # an alias of the same memory, written whole
-    assert len(kernel_writes) == 1
+        assert len(kernel_writes) == 1
+        nn.init.normal_(w.data, std=2.0)   # an alias of the same memory, written whole again
+        assert len(kernel_writes) == 2
     assert np.array_equal(w.numpy(), stream(1, std=2.0))
 
 
-def test_a_pending_fill_runs_before_anything_reads_it(kernel_writes):
+def test_numpy_views_and_storages_taken_before_the_block_read_and_write_the_values():
+    w = torch.zeros(N, N)
+    a = w.numpy()
+    arr = np.zeros((N, N), np.float32)
+    from_numpy = torch.from_numpy(arr)
+    s = torch.zeros(N, N)
+    storage = s.untyped_storage()
     with ft.fast_init(seed=0):
-        w = torch.empty(256, 256)
-        nn.init.normal_(w)
-        view = w[10:20]                     # a view reads nothing
-        total = float(view.sum())           # this does
-        as_numpy = w.numpy().copy()
-        nn.init.normal_(w, std=2.0)
-        linear = nn.Linear(256, 256)
-        out = torch.nn.functional.linear(torch.ones(1, 256), linear.weight, linear.bias)
-    first = stream(0)
-    assert total == pytest.approx(float(first[10:20].sum(dtype=np.float64)), rel=1e-6)
-    assert np.array_equal(as_numpy, first)
-    assert np.array_equal(w.numpy(), stream(1, std=2.0))
-    expected = torch.nn.functional.linear(torch.ones(1, 256), linear.weight, linear.bias)
-    assert torch.equal(out, expected)
+        w.normal_()
+        first = a[0, 0]
+        a[:] = 7.0                         # the user's write through the view
+        from_numpy.normal_()
+        from_arr = arr[1, 2]
+        s.normal_()
+        raw = np.frombuffer(bytes(storage.tolist()[:4]), np.float32)[0]
+    assert first == stream(0)[0, 0]
+    assert torch.all(w == 7.0)             # not overwritten later
+    assert from_arr == stream(1)[1, 2] and np.array_equal(arr, stream(1))
+    assert raw == stream(2)[0, 0]
 
 
-def test_constant_writes_into_a_pending_fill_keep_their_order():
+def test_code_without_torch_functions_reads_and_writes_the_values():
+    w = torch.zeros(N, N)
+    with ft.fast_init(seed=0):
+        w.normal_()
+        with torch._C.DisableTorchFunction():
+            inside = float(w[0, 0])
+            w.fill_(5.0)
+    assert inside == stream(0)[0, 0] and torch.all(w == 5.0)
+
+
+@torch.jit.script
+def _scripted_sum(x):
+    return x.sum()
+
+
+def test_torchscript_reads_the_values():
+    linear = nn.Linear(N, N)
+    scripted = torch.jit.script(linear)
+    traced = torch.jit.trace(linear, torch.ones(1, N))
+    w = torch.zeros(N, N, dtype=torch.float64)
+    x = torch.randn(3, N)
+    with ft.fast_init(seed=0):
+        w.normal_()
+        total = float(_scripted_sum(w))
+        linear.reset_parameters()
+        by_script, by_trace = scripted(x), traced(x)
+    expected = fastinit.fill_normal(np.empty((N, N)), seed=counted(0, 0))
+    assert total == float(torch.from_numpy(expected).sum())
+    assert torch.equal(by_script, torch.nn.functional.linear(x, linear.weight, linear.bias))
+    assert torch.equal(by_trace, by_script)
+
+
+def test_another_thread_reads_the_values_and_keeps_its_writes():
+    w = torch.zeros(N, N)
+    seen = []
+
+    def other():
+        seen.append(float(w[0, 0]))
+        w.fill_(9.0)
+
+    with ft.fast_init(seed=0):
+        w.normal_()
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join()
+    assert seen == [float(stream(0)[0, 0])] and torch.all(w == 9.0)
+
+
+@pytest.fixture(scope="module")
+def extension(tmp_path_factory):
+    """A C++ extension that reads and writes a tensor through its data pointer."""
+    from torch.utils.cpp_extension import load_inline
+    source = """
+    double first(torch::Tensor t) { return t.data_ptr<float>()[0]; }
+    void add_one(torch::Tensor t) { t.add_(1); }
+    """
+    return load_inline("fastinit_test_reader", cpp_sources=source, functions=["first", "add_one"],
+                       build_directory=str(tmp_path_factory.mktemp("extension")), verbose=False)
+
+
+def test_a_cpp_extension_reads_the_values_and_keeps_its_writes(extension):
+    w = torch.zeros(N, N)
+    with ft.fast_init(seed=0):
+        w.normal_()
+        read = extension.first(w)
+        extension.add_one(w)
+    expected = stream(0)
+    assert read == float(expected[0, 0])
+    assert np.array_equal(w.numpy(), expected + np.float32(1))
+
+
+def test_two_tensors_over_one_numpy_buffer():
+    arr = np.zeros(2 * N * N, np.float32)
+    w = torch.from_numpy(arr[N * N:]).view(N, N)
+    whole = torch.from_numpy(arr).view(2 * N, N)
+    with ft.fast_init(seed=0):
+        w.normal_()
+        read = float(whole[N, 0])
+        whole.fill_(3.0)
+    assert read == float(stream(0)[0, 0]) and np.all(arr == 3.0)
+
+
+def test_fill_with_a_tensor_value_takes_the_value_at_the_call():
+    v = torch.tensor(1.5)
+    with ft.fast_init(seed=0):
+        w = torch.empty(N, N).normal_()
+        w[0].fill_(v)
+        v.fill_(2.0)
+        w2 = torch.empty(N, N).normal_()
+        w[1].fill_(w2[0, 0])
+    assert float(w[0, 0]) == 1.5
+    assert float(w[1, 0]) == float(stream(1)[0, 0])
+
+
+def test_views_of_one_buffer_in_two_dtypes_are_written_in_call_order():
+    m = 1 << 15
+    base = torch.zeros(2 * m, dtype=torch.float16)
+    w32, w16 = base.view(torch.float32), base[:m]    # the same shape, strides and offset
+    assert w32.shape == w16.shape and w32.stride() == w16.stride()
+    with ft.fast_init(seed=0):
+        w32.normal_()
+        w16.normal_()
+    expected = bytearray(fastinit.fill_normal(np.empty(m, np.float32), seed=counted(0, 0)).tobytes())
+    expected[: 2 * m] = fastinit.fill_normal(np.empty(m, np.float16), seed=counted(0, 1)).tobytes()
+    assert base.numpy().tobytes() == bytes(expected)
+
+
+def test_scratch_tensors_are_not_kept_alive_by_the_block():
+    import gc
+    import weakref
+    with ft.fast_init(seed=0):
+        t = torch.randn(512, 512)
+        dropped = weakref.ref(t)
+        del t
+        gc.collect()
+        assert dropped() is None
+
+
+def test_random_factories_with_out_and_torch_normal_draw_from_fastinit():
+    out = torch.empty(7)
+    with ft.fast_init(seed=0):
+        torch.randn(3, 4, out=out)             # resized, as torch does
+        r = torch.empty(10, dtype=torch.float64)
+        torch.rand((10,), out=r)
+        n = torch.normal(0.5, 2.0, (100,))
+        n64 = torch.normal(mean=-1.0, std=0.5, size=(3, 5), dtype=torch.float64)
+        per_element = torch.normal(torch.zeros(50), 1.0)   # tensor means: torch's own
+    assert out.shape == (3, 4)
+    assert np.array_equal(out.numpy(), fastinit.fill_normal(np.empty((3, 4), np.float32), seed=counted(0, 0)))
+    assert np.array_equal(r.numpy(), fastinit.fill_uniform(np.empty(10), seed=counted(0, 1)))
+    assert np.array_equal(n.numpy(), fastinit.fill_normal(np.empty(100, np.float32), 0.5, 2.0, seed=counted(0, 2)))
+    assert np.array_equal(n64.numpy(), fastinit.fill_normal(np.empty((3, 5)), -1.0, 0.5, seed=counted(0, 3)))
+    assert per_element.shape == (50,)
+
+
+def test_orthogonal_under_the_block_takes_fastinits_qr():
+    with ft.fast_init(seed=0):
+        q = nn.init.orthogonal_(torch.empty(30, 50), gain=1.5)   # rows < cols: torch transposes
+    # torch's orthogonal_: the (30, 50) normal fill, the QR of its transpose, signs, gain
+    m = fastinit.fill_normal(np.empty((30, 50), np.float32), seed=counted(0, 0)).T.astype(np.float64)
+    qq, rr = fastinit._qr.qr(m)
+    expected = (qq.astype(np.float32) * np.sign(np.diag(rr)).astype(np.float32)).T * np.float32(1.5)
+    assert np.array_equal(q.numpy(), expected)
+
+
+def test_embedding_padding_row_is_zero_after_its_fill():
     with ft.fast_init(seed=0):
         emb = nn.Embedding(1000, 64, padding_idx=3)    # normal_, then the padding row zeroed
         inside = emb.weight[3].detach().clone()
@@ -297,13 +449,13 @@ def test_constant_writes_into_a_pending_fill_keep_their_order():
     assert torch.all(inside == 0)
 
 
-def test_torch_writing_a_pending_tensor_runs_the_pending_fill_first():
+def test_a_fill_autograd_records_stays_torchs():
     torch.manual_seed(2)
     expected = torch.empty(256, 256).normal_()
     x = torch.zeros(256, 256, requires_grad=True)
     with ft.fast_init(seed=0):
         y = x * 1                 # not a leaf, requires grad
-        nn.init.normal_(y)        # no_grad inside torch.nn.init: fastinit's, deferred
+        nn.init.normal_(y)        # no_grad inside torch.nn.init: fastinit's
         torch.manual_seed(2)
-        y.normal_()               # autograd records this one: torch's own, after the pending fill
+        y.normal_()               # autograd records this one: torch's own
     assert torch.equal(y.detach(), expected) and y.grad_fn is not None

@@ -9,19 +9,25 @@ While a context is active (``fast_init``, ``initialize``), a
   at import, names imported into other modules;
 * the Tensor methods ``uniform_`` and ``normal_`` (``xavier_*``, ``kaiming_normal_``,
   ``orthogonal_``, ``sparse_``, transformers 4's ``weight.data.normal_(...)`` and
-  vision libraries' ``uniform_`` + ``erfinv_`` truncated normals reach these), and
-  the factories ``torch.rand``, ``torch.randn``, ``torch.rand_like``, ``torch.randn_like``;
+  vision libraries' ``uniform_`` + ``erfinv_`` truncated normals reach these), the
+  factories ``torch.rand``, ``torch.randn`` (also with ``out=``), ``torch.rand_like``,
+  ``torch.randn_like`` and ``torch.normal(mean, std, size)`` with number arguments;
 * ``torch.nn.init.trunc_normal_``, through its helper ``_no_grad_trunc_normal_``,
   which torch looks up at call time: it is replaced while any context is active
-  and hands over to torch's own helper on every thread without a context.
+  and hands over to torch's own helper on every thread without a context;
+* ``torch.linalg.qr`` of a CPU float32/float64 matrix (``orthogonal_``'s QR):
+  fastinit's Householder QR (``fastinit._qr``), whose bits are the same on
+  every machine, in place of LAPACK's.
 
 Each such fill of a plain CPU float32/float64/float16/bfloat16 tensor is done by
-fastinit's kernels with a stream chosen by the context; a DTensor whose local
-shard is such a tensor gets the stream elements at the shard's global positions
-(``_dtensor.py``). Everything else goes to torch unchanged: CUDA and meta
-tensors, integer and complex dtypes, sparse and quantized tensors, other tensor
-subclasses, in-place fills that autograd must record,
-and the random functions fastinit has no kernel for (``bernoulli_``,
+fastinit's kernels at the call, with a stream chosen by the context; a DTensor
+whose local shard is such a tensor gets the stream elements at the shard's
+global positions (``_dtensor.py``). Nothing is deferred: when the call returns,
+the tensor's memory holds its values, for every reader (NumPy views, other
+threads, TorchScript, C++ extensions). Everything else goes to torch
+unchanged: CUDA and meta tensors, integer and complex dtypes, sparse and
+quantized tensors, other tensor subclasses, in-place fills that autograd must
+record, and the random functions fastinit has no kernel for (``bernoulli_``,
 ``exponential_``, ``random_``, ``torch.randperm``, ...).
 """
 
@@ -36,13 +42,15 @@ import torch
 import torch.nn.init as _torch_init
 from torch.overrides import TorchFunctionMode
 
+from .. import _qr
 from .._regions import fill_region
 from ..bits import _check_seed, derive_seed
 from ..distributions import _normal, _truncated_normal, _uniform
 from ..schemes import calculate_gain
 from . import _state
 from ._dtensor import global_boxes, is_dtensor, local_of
-from ._tensors import advise_huge_pages, fill_target, fillable, seed_from_generator, flat_offset, inside, numpy_view, same_geometry, storage_key, values_at
+from ._tensors import (advise_huge_pages, fill_target, fillable, flat_offset, inside, numpy_view, same_geometry,
+                       seed_from_generator, storage_key, values_at)
 
 __all__ = ["fast_init"]
 
@@ -77,9 +85,9 @@ class Streams:
     """Where the stream of a fill comes from. A subclass defines ``plan``."""
 
     def plan(self, distribution, params, tensor):
-        """The job (a callable) that fills ``tensor`` (fillable, non-empty) with
-        its stream. Everything that depends on the order of calls (counters,
-        bookkeeping) happens here, at the call; the job may run later."""
+        """The job (a callable, run at once) that fills ``tensor`` (fillable,
+        non-empty) with its stream, after the bookkeeping of the call
+        (counters, names written)."""
         raise NotImplementedError
 
     def written(self, tensor, func):
@@ -109,7 +117,6 @@ class _Context(TorchFunctionMode):
     def __init__(self, streams):
         super().__init__()
         self.streams = streams
-        self.pending = {}  # storage key -> (whole tensor, [jobs in call order])
 
     def __enter__(self):
         _hooks.install()
@@ -123,15 +130,12 @@ class _Context(TorchFunctionMode):
 
     def __exit__(self, *exc):
         try:
-            self.flush_all()   # also after an exception: the tensors may still be used
+            super().__exit__(*exc)
         finally:
-            try:
-                super().__exit__(*exc)
-            finally:
-                stack = _state.stack()
-                if self in stack:
-                    stack.remove(self)
-                _hooks.release()
+            stack = _state.stack()
+            if self in stack:
+                stack.remove(self)
+            _hooks.release()
 
     def fill(self, distribution, params, tensor, generator, fallback, autograd=False):
         """Fill ``tensor`` from fastinit, or return ``fallback()`` where fastinit can't.
@@ -140,69 +144,15 @@ class _Context(TorchFunctionMode):
         would record: a tensor that requires grad while grad mode is on goes
         to torch (which records it, or raises for a leaf)."""
         if not fillable(local_of(tensor)) or (autograd and tensor.requires_grad and torch.is_grad_enabled()):
-            return self.to_torch(tensor, fallback)
+            return fallback()
         if tensor.numel():
-            sharded = is_dtensor(tensor)
             if generator is not None:
-                job = functools.partial(write, distribution, params, tensor, seed_from_generator(generator))
+                seed = seed_from_generator(generator)
                 self.streams.written(tensor, None)
+                write(distribution, params, tensor, seed)
             else:
-                job = self.streams.plan(distribution, params, tensor)
-            if sharded:
-                # DTensor operations reach the local shard below this mode, where a
-                # pending fill would not be seen: a shard is filled at once (and
-                # write() raises for placements without element positions before
-                # it writes anything)
-                job()
-            else:
-                self._run_or_defer(tensor, job)
+                self.streams.plan(distribution, params, tensor)()
         return tensor
-
-    # Deferred fills. Model constructors fill every weight, then libraries
-    # such as transformers fill most of them again with their own init. A fill
-    # of a whole, large tensor is therefore kept pending until something else
-    # touches that tensor's storage (any torch call that gets it, other than
-    # metadata and view calls) or the block ends; a later whole fill of the
-    # same tensor replaces it unrun. The values are the same as if every fill
-    # ran at once: seeds are taken at the call, and nothing can read a
-    # pending tensor without going through this mode first.
-    def _run_or_defer(self, tensor, job):
-        key = storage_key(tensor)
-        entry = self.pending.get(key)
-        if entry is not None:
-            if same_geometry(tensor, entry[0]):
-                del self.pending[key]   # overwritten whole: the pending jobs never need to run
-            else:
-                self._flush(key)
-        if tensor.numel() >= DEFER_MIN_ELEMENTS:
-            self.pending[key] = (tensor, [job])
-        else:
-            job()
-
-    def _flush(self, key):
-        entry = self.pending.pop(key, None)
-        if entry is not None:
-            with torch.no_grad():  # queued writes are ones autograd does not record (checked when queued)
-                for job in entry[1]:
-                    job()
-
-    def to_torch(self, tensor, call):
-        """``call()``, torch's own code writing ``tensor``, after the pending fills of its memory."""
-        with torch._C.DisableTorchFunction():
-            self._flush_touched((tensor,), {})
-        return call()
-
-    def _flush_touched(self, args, kwargs):
-        if self.pending:
-            for tensor in _tensors_in((args, kwargs)):
-                key = storage_key(tensor)
-                if key in self.pending:
-                    self._flush(key)
-
-    def flush_all(self):
-        with torch._C.DisableTorchFunction():
-            while self.pending:
-                self._flush(next(iter(self.pending)))
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -211,63 +161,12 @@ class _Context(TorchFunctionMode):
             handler = _init_handler(func)
         if handler is not None:
             return handler(self, func, args, kwargs)
-        if self.pending and not _reads_nothing(func, args):
-            target = args[0] if args else None
-            if func in _DEFERRABLE_WRITES and isinstance(target, torch.Tensor) and storage_key(target) in self.pending \
-                    and not (target.requires_grad and torch.is_grad_enabled()):
-                # a constant written into part of a pending tensor (an embedding's padding row): queued after it
-                self.pending[storage_key(target)][1].append(functools.partial(func, *args, **kwargs))
-                self.streams.written(target, func)
-                return target
-            self._flush_touched(args, kwargs)
         result = func(*args, **kwargs)
         # torch.nn.init's functions hand their tensor over as a keyword
         target = args[0] if args else kwargs.get("tensor")
         if isinstance(target, torch.Tensor) and _writes_in_place(func):
             self.streams.written(target, func)  # an in-place write by torch (fill_, zero_, copy_, constant_, ...)
         return result
-
-
-#: Whole fills of at least this many elements may be deferred (see _Context._run_or_defer).
-DEFER_MIN_ELEMENTS = 1 << 15
-
-#: Calls that read no values of their tensor arguments: metadata, and views
-#: (a view shares the storage, so a later call on it still finds the pending fill).
-_READS_NOTHING = frozenset(
-    [getattr(torch.Tensor, name).__get__ for name in (
-        "shape", "dtype", "device", "is_meta", "ndim", "requires_grad", "layout", "is_cuda", "is_sparse",
-        "is_quantized", "is_leaf", "grad_fn", "data", "grad", "T", "mT", "itemsize", "nbytes")
-     if hasattr(torch.Tensor, name)]
-    + [getattr(torch.Tensor, name) for name in (
-        "dim", "ndimension", "size", "numel", "nelement", "stride", "storage_offset", "is_contiguous",
-        "is_floating_point", "is_complex", "element_size", "requires_grad_", "detach", "view", "view_as", "t",
-        "transpose", "permute", "unsqueeze", "squeeze", "select", "narrow", "as_strided", "expand", "expand_as",
-        "unflatten", "__len__", "get_device", "is_shared", "is_pinned", "is_inference")
-       if hasattr(torch.Tensor, name)])
-_BASIC_INDEX = (int, slice, type(None), type(Ellipsis))
-#: In-place constant writes that may be queued behind a pending fill of the same tensor.
-_DEFERRABLE_WRITES = frozenset([torch.Tensor.fill_, torch.Tensor.zero_])
-
-
-def _reads_nothing(func, args):
-    if func in _READS_NOTHING:
-        return True
-    if func is torch.Tensor.__getitem__ and len(args) == 2:  # basic indexing makes a view
-        index = args[1]
-        return all(isinstance(i, _BASIC_INDEX) for i in (index if isinstance(index, tuple) else (index,)))
-    return func is torch.Tensor.__hash__
-
-
-def _tensors_in(tree):
-    """The tensors in nested tuples, lists and dicts of call arguments."""
-    if isinstance(tree, torch.Tensor):
-        yield tree
-    elif isinstance(tree, (tuple, list)):
-        for item in tree:
-            yield from _tensors_in(item)
-    elif isinstance(tree, dict):
-        for item in tree.values():
-            yield from _tensors_in(item)
 
 
 #: In-place methods that change metadata or flags, not values.
@@ -324,7 +223,7 @@ def _init_kaiming_uniform(ctx, func, args, kwargs):
 
     tensor, a, mode, nonlinearity, generator = parse(*args, **kwargs)
     if not fillable(local_of(tensor)):
-        return ctx.to_torch(tensor, lambda: func(*args, **kwargs))
+        return func(*args, **kwargs)
     if 0 in tensor.shape:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=4)
         return tensor
@@ -335,14 +234,37 @@ def _init_kaiming_uniform(ctx, func, args, kwargs):
     return ctx.fill("uniform", (-bound, bound), tensor, generator, lambda: func(*args, **kwargs))
 
 
+def _size(args):
+    """The size of ``torch.rand(2, 3)``, ``torch.rand((2, 3))`` or ``torch.rand(torch.Size([2, 3]))``."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list, torch.Size)):
+        args = args[0]
+    return tuple(int(n) for n in args)
+
+
+def _fill_out(ctx, distribution, params, out, size, generator, call):
+    """A factory's ``out=`` tensor resized to ``size`` (as torch does) and
+    filled, or ``call()`` where fastinit can't fill it."""
+    if not isinstance(out, torch.Tensor) or not fillable(out) or (out.requires_grad and torch.is_grad_enabled()):
+        return call()
+    if tuple(out.shape) != size:
+        with torch._C.DisableTorchFunction():
+            out.resize_(size)
+    return ctx.fill(distribution, params, out, generator, call)
+
+
 def _factory(distribution, params, like):
-    """torch.rand/randn (like=False) or torch.rand_like/randn_like (like=True)."""
+    """torch.rand/randn (like=False, also with out=) or torch.rand_like/randn_like (like=True)."""
 
     def handler(ctx, func, args, kwargs):
-        if kwargs.get("out") is not None or kwargs.get("names") is not None:
+        if kwargs.get("names") is not None:
             return func(*args, **kwargs)
         options = dict(kwargs)
         generator = options.pop("generator", None)
+        out = options.pop("out", None)
+        if out is not None:  # the size only: dtype, layout and device are the out tensor's (torch checks them)
+            if like or options:
+                return func(*args, **kwargs)
+            return _fill_out(ctx, distribution, params, out, _size(args), generator, lambda: func(*args, **kwargs))
         requires_grad = options.pop("requires_grad", False)
         tensor = torch.empty_like(*args, **options) if like else torch.empty(*args, **options)
         if not fillable(tensor):
@@ -351,6 +273,59 @@ def _factory(distribution, params, like):
         return tensor.requires_grad_(requires_grad) if requires_grad else tensor
 
     return handler
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _torch_normal(ctx, func, args, kwargs):
+    """``torch.normal(mean, std, size)`` with number arguments (a factory of
+    normal(mean, std)); the forms with tensor means or deviations stay torch's."""
+    def parse(mean, std, size=None, *, generator=None, out=None, **options):
+        return mean, std, size, generator, out, options
+
+    try:
+        mean, std, size, generator, out, options = parse(*args, **kwargs)
+    except TypeError:
+        return func(*args, **kwargs)
+    if not (_is_number(mean) and _is_number(std) and size is not None and math.isfinite(mean)
+            and math.isfinite(std) and std >= 0):
+        return func(*args, **kwargs)  # torch's own overloads, and its own errors
+    size = _size((size,))
+    params = (float(mean), float(std))
+    if out is not None:
+        if options:
+            return func(*args, **kwargs)
+        return _fill_out(ctx, "normal", params, out, size, generator, lambda: func(*args, **kwargs))
+    requires_grad = options.pop("requires_grad", False)
+    tensor = torch.empty(size, **options)
+    if not fillable(tensor):
+        return func(*args, **kwargs)
+    ctx.fill("normal", params, tensor, generator, None)
+    return tensor.requires_grad_(requires_grad) if requires_grad else tensor
+
+
+def _linalg_qr(ctx, func, args, kwargs):
+    """``torch.linalg.qr`` of a CPU float32/float64 matrix with at least as many
+    rows as columns, reduced: fastinit's Householder QR (``fastinit._qr``: the
+    same bits on every machine; LAPACK's depend on the build and the CPU), in
+    float64, rounded to the matrix's dtype. Anything else is torch's."""
+    def parse(A, mode="reduced", *, out=None):
+        return A, mode, out
+
+    try:
+        matrix, mode, out = parse(*args, **kwargs)
+    except TypeError:
+        return func(*args, **kwargs)
+    if (out is not None or mode != "reduced" or not isinstance(matrix, torch.Tensor) or type(matrix) not in
+            (torch.Tensor, torch.nn.Parameter) or not matrix.is_cpu or matrix.dtype not in (torch.float32, torch.float64)
+            or matrix.layout != torch.strided or matrix.ndim != 2 or matrix.shape[0] < matrix.shape[1]
+            or matrix.numel() == 0 or (matrix.requires_grad and torch.is_grad_enabled())):
+        return func(*args, **kwargs)
+    with torch._C.DisableTorchFunction():
+        q, r = _qr.qr(matrix.detach().resolve_neg().numpy())
+        return torch.return_types.linalg_qr((torch.from_numpy(q).to(matrix.dtype), torch.from_numpy(r).to(matrix.dtype)))
 
 
 def _scratch(ctx, func, args, kwargs):
@@ -385,6 +360,8 @@ _HANDLERS = {
     torch.randn: _factory("normal", (0.0, 1.0), like=False),
     torch.rand_like: _factory("uniform", (0.0, 1.0), like=True),
     torch.randn_like: _factory("normal", (0.0, 1.0), like=True),
+    torch.normal: _torch_normal,
+    torch.linalg.qr: _linalg_qr,
     torch.Tensor.new_empty: _scratch,
     torch.empty_like: _scratch,
 }
@@ -428,7 +405,7 @@ class _Hooks:
         if ctx is None:
             return original()
         if not fillable(local_of(tensor)):
-            return ctx.to_torch(tensor, original)
+            return original()
         with torch._C.DisableTorchFunction():  # the fill's own tensor calls are fastinit's, not the model's
             return ctx.fill("truncated_normal", (float(mean), float(std), float(a), float(b)), tensor, generator,
                             original)
