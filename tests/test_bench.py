@@ -438,3 +438,8 @@ def test_an_empty_kernel_cache_is_planned_cold(tmp_path):
     cold = runner.Planner(cache_warm=False).group(methods, "float32", 10**4, 2, (3, 5), 0.5)
     warm = runner.Planner(cache_warm=True).group(methods, "float32", 10**4, 2, (3, 5), 0.5)
     assert cold.total > warm.total + 5
+
+
+def test_a_very_slow_result_does_not_read_zero():
+    assert report._fmt_rate(0.00041e9) == "0.00041" and report._fmt_rate(0.012e9) == "0.012"
+    assert report._fmt_rate(2.5e9) == "2.500" and report._fmt_rate(None) == ""

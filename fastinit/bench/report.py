@@ -69,7 +69,12 @@ def speedup(records, library, distribution, dtype, size, threads):
 
 
 def _fmt_rate(rate):
-    return "" if rate is None else f"{rate / 1e9:.3f}"
+    """G samples/s: three decimals, or two significant digits below 0.01 (a broken
+    result must not read 0.000)."""
+    if rate is None:
+        return ""
+    g = rate / 1e9
+    return f"{g:.3f}" if g >= 0.01 or g == 0 else f"{g:.2g}"
 
 
 def _fmt_bytes(n):
@@ -161,7 +166,7 @@ def suspects(records):
             out.append({"record": r, "rule": rule, "why": why})
 
     def g(r):
-        return f"{r['samples_per_second'] / 1e9:.3f} G/s"
+        return f"{_fmt_rate(r['samples_per_second'])} G/s"
 
     series = defaultdict(list)
     for r in records:
