@@ -465,6 +465,12 @@ class NamedStreams(Streams):
                 return name, base
         return None
 
+    def mark_whole(self, tensor):
+        """Record that ``tensor`` (a parameter or buffer, or inside one) was written whole by other means."""
+        found = self.owner(tensor)
+        if found is not None:
+            self.full.add(found[0])
+
     def _mark(self, tensor, name, base):
         (self.full if tensor.numel() == base.numel() else self.partial).add(name)
 

@@ -9,14 +9,15 @@ drawing the stream of ``(seed, name, distribution, parameters)``.
 
 import contextlib
 import sys
-import threading
 
 import torch
 import torch.nn as nn
 
 from ..bits import _check_seed
 from ._dtensor import is_dtensor, local_of
-from .intercept import CountedStreams, NamedStreams, _Context
+from ._empty import empty_init, recorded_draw
+from ._standins import ParametrizedWeights, TiedPlaces
+from .intercept import CountedStreams, NamedStreams, _Context, write
 
 __all__ = ["initialize", "empty_init", "reset_parameters"]
 
@@ -28,16 +29,59 @@ def _is_transformers_model(model):
     return transformers is not None and isinstance(model, getattr(transformers, "PreTrainedModel", ()))
 
 
-def _converted(tensor, device, dtype, parameter):
-    """``tensor`` allocated on ``device`` if it is on meta, cast to ``dtype`` if
-    floating; the same object where nothing changes."""
+def _checked_device(device):
+    """``device`` as a torch.device that exists here (None stays None), or a ValueError naming it."""
+    if device is None:
+        return None
+    try:
+        checked = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as error:
+        raise ValueError(f"device={device!r} is not a device torch knows here: {error}") from None
+    if checked.type == "meta":
+        raise ValueError("device must be a real device, got 'meta'")
+    if checked.type == "cpu":
+        return checked
+    backend = getattr(torch, checked.type, None)
+    available = getattr(backend, "is_available", None)
+    if available is None or not available():
+        raise ValueError(f"device={device!r}: no {checked.type} device is available here")
+    count = getattr(backend, "device_count", None)
+    if checked.index is not None and count is not None and checked.index >= count():
+        raise ValueError(f"device={device!r}: there are {count()} {checked.type} device(s) here")
+    return checked
+
+
+class _Undo:
+    """What initialize changed in the model's structure, to put back if it fails."""
+
+    def __init__(self, model):
+        self.tables = [(table, dict(table)) for module in model.modules()
+                       for table in (module._parameters, module._buffers)]
+        self.flags = [(obj, obj.__dict__[_HF_FLAG]) for obj in [*model.modules(), *model.parameters(), *model.buffers()]
+                      if _HF_FLAG in obj.__dict__]
+        self.swaps = []  # (DTensor, the tensor swapped out of it)
+
+    def restore(self):
+        for tensor, old in reversed(self.swaps):
+            torch.utils.swap_tensors(tensor, old)
+        for table, contents in self.tables:
+            table.clear()
+            table.update(contents)
+        for obj, flag in self.flags:
+            obj.__dict__[_HF_FLAG] = flag
+
+
+def _converted(tensor, device, dtype, parameter, undo):
+    """``tensor`` allocated on ``device`` (or the CPU) if it is on meta, moved to
+    ``device`` if one is given, cast to ``dtype`` if floating; the same object
+    where nothing changes."""
     target = dtype if dtype is not None and tensor.is_floating_point() else tensor.dtype
     if is_dtensor(tensor):
-        return _converted_in_place(tensor, device, target, parameter)
+        return _converted_in_place(tensor, device, target, parameter, undo)
     if tensor.is_meta:
-        data = torch.empty(tensor.shape, dtype=target, device=device)
-    elif target != tensor.dtype:
-        data = tensor.detach().to(target)
+        data = torch.empty(tensor.shape, dtype=target, device=device or "cpu")
+    elif target != tensor.dtype or (device is not None and tensor.device != device):
+        data = tensor.detach().to(device=device or tensor.device, dtype=target)
     else:
         return tensor
     if not parameter:
@@ -47,23 +91,25 @@ def _converted(tensor, device, dtype, parameter):
     return new
 
 
-def _converted_in_place(tensor, device, dtype, parameter):
+def _converted_in_place(tensor, device, dtype, parameter, undo):
     """A DTensor allocated (its local shard only) or cast, keeping the object:
     FSDP2 holds its parameters by identity, so the new contents are swapped in
     (as ``nn.Module.to_empty`` does for tensor subclasses)."""
     if tensor.is_meta:
-        data = torch.empty_like(tensor, device=device, dtype=dtype)
+        data = torch.empty_like(tensor, device=device or "cpu", dtype=dtype)
     elif dtype != tensor.dtype:
         data = tensor.detach().to(dtype)
     else:
         return tensor
-    torch.utils.swap_tensors(tensor, nn.Parameter(data, requires_grad=tensor.requires_grad) if parameter else data)
+    new = nn.Parameter(data, requires_grad=tensor.requires_grad) if parameter else data
+    torch.utils.swap_tensors(tensor, new)
+    undo.swaps.append((tensor, new))
     return tensor
 
 
-def _materialize(model, device, dtype):
-    """Allocate meta tensors on ``device`` (and cast to ``dtype``), keeping tied
-    tensors one tensor; the ids of the tensors that were on meta."""
+def _materialize(model, device, dtype, undo):
+    """Allocate meta tensors on ``device`` (and move and cast the others),
+    keeping tied tensors one tensor; the ids of the tensors that were on meta."""
     replaced = {}  # id(old) -> new: a tensor shared by several modules stays shared
     born_meta = set()
     for module in model.modules():
@@ -74,7 +120,7 @@ def _materialize(model, device, dtype):
                 new = replaced.get(id(tensor))
                 if new is None:
                     was_meta = tensor.is_meta
-                    new = replaced[id(tensor)] = _converted(tensor, device, dtype, parameter)
+                    new = replaced[id(tensor)] = _converted(tensor, device, dtype, parameter, undo)
                     if was_meta:
                         born_meta.add(id(new))
                 if new is not tensor:
@@ -135,8 +181,25 @@ def _reset_method(module):
     return None
 
 
+def _children_first(model):
+    """(name, module) of every submodule, each after all of its own submodules:
+    the order in which constructors finish (``nn.MultiheadAttention`` zeroes
+    ``out_proj.bias`` after its ``out_proj`` was reset)."""
+    seen = set()
+
+    def visit(prefix, module):
+        if id(module) in seen:
+            return
+        seen.add(id(module))
+        for name, child in module.named_children():
+            yield from visit(f"{prefix}.{name}" if prefix else name, child)
+        yield prefix, module
+
+    yield from visit("", model)
+
+
 def _reset_all(model, only=None):
-    for name, module in model.named_modules():
+    for name, module in _children_first(model):
         reset = _reset_method(module)
         if reset is not None and (only is None or only(name, module)):
             reset()
@@ -146,17 +209,31 @@ def initialize(model, seed=0, *, device=None, dtype=None):
     """Initialize ``model`` with its own routine, one fastinit stream per parameter name.
 
     1. Parameters and buffers on the meta device are allocated on ``device``
-       (default ``"cpu"``); tied tensors (GPT-2's ``lm_head.weight`` is
-       ``transformer.wte.weight``) stay one tensor. With ``dtype``, floating
-       parameters and buffers are cast to it (as ``model.to(dtype)``).
+       (default ``"cpu"``), and with a ``device`` every other tensor is moved
+       there; tied tensors (GPT-2's ``lm_head.weight`` is
+       ``transformer.wte.weight``) stay one tensor, and a transformers model's
+       declared ties are made first (``tie_weights()``: a model built under
+       ``accelerate.init_empty_weights()`` has them broken). With ``dtype``,
+       floating parameters and buffers are cast to it (as ``model.to(dtype)``).
     2. The model's own initialization runs: transformers' weight
        initialization (``_init_weights`` per module, as transformers dispatches
        it, with its ``_is_hf_initialized`` marks cleared first), else the
-       model's ``init_weights()``, else every submodule's
-       ``reset_parameters()`` (or torch's private ``_reset_parameters()``). A module whose parameters that routine left
-       unwritten is reset with its own ``reset_parameters()``.
+       model's ``init_weights()``, else every submodule's ``reset_parameters()``
+       (or torch's private ``_reset_parameters()``), each submodule after its
+       own submodules, as their constructors ran. A module whose parameters that
+       routine left unwritten is reset with its own ``reset_parameters()``.
+       While it runs, a tied tensor is written through its first name only (the
+       values a model that ties after building has: GPT-2's embedding with its
+       zero padding row, not the head's init), and a parametrized weight
+       (``weight_norm``, ``spectral_norm``, ``orthogonal``, the older hooks) is a
+       plain tensor whose value then goes into its original tensors
+       (``right_inverse``; spectral norms draw their power-iteration vectors
+       again). A tensor that a constructor drew whole under :func:`empty_init`
+       and that the routine leaves unwritten is drawn again from its name's
+       stream, with the distribution the constructor used.
     3. Every fill of the parameter or buffer named ``name`` (as in
-       ``model.named_parameters()``/``named_buffers()``) draws from
+       ``model.named_parameters()``/``named_buffers()``; a parametrized weight
+       is named as the unparametrized one, ``fc.weight``) draws from
        ``derive_seed(seed, "fastinit.torch.initialize", name, distribution,
        *parameters as float.hex)``, element ``i`` being the element of flat
        index ``i`` inside that tensor; a fill of a view (``weight[padding_idx]``,
@@ -165,14 +242,18 @@ def initialize(model, seed=0, *, device=None, dtype=None):
        order, other modules, thread count or where the model was built: a model
        built on the meta device and one built normally are equal bit for bit.
 
-    A tensor that was on meta and that the routine did not write (a buffer a
-    module computes in ``__init__``) raises ``RuntimeError`` naming it: build the
-    model under :func:`empty_init` instead, which keeps buffers real.
+    All or nothing: ``device`` and ``dtype`` are checked before anything
+    changes, and if the routine raises, or a tensor that was on meta is left
+    unwritten (a buffer a module computes in ``__init__``: ``RuntimeError``
+    naming it; build the model under :func:`empty_init` instead), the model's
+    parameters and buffers are put back as they were (meta tensors meta).
+    Values written in place into tensors that were already allocated stay written.
 
     Args:
         model: a ``torch.nn.Module``.
         seed: integer in [0, 2**64).
-        device: where meta tensors are allocated (default ``"cpu"``).
+        device: where meta tensors are allocated (default ``"cpu"``), and where
+            every other tensor goes when given; it must exist here.
         dtype: optional floating ``torch.dtype`` for the model's floating tensors.
 
     Returns:
@@ -181,7 +262,7 @@ def initialize(model, seed=0, *, device=None, dtype=None):
     Example::
 
         >>> with torch.device("meta"):
-        ...     model = AutoModelForCausalLM.from_config(config)
+        ...     model = torch.nn.Sequential(torch.nn.Linear(768, 3072), torch.nn.GELU())
         >>> fastinit.torch.initialize(model, seed=0)
     """
     if not isinstance(model, nn.Module):
@@ -189,92 +270,71 @@ def initialize(model, seed=0, *, device=None, dtype=None):
     seed = _check_seed(seed)
     if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
-    device = torch.device("cpu" if device is None else device)
-    if device.type == "meta":
-        raise ValueError("device must be a real device, got 'meta'")
-    born_meta = _materialize(model, device, dtype)
-    named = [*model.named_parameters(), *model.named_buffers()]
-    _clear_hf_flags(model)
-    streams = NamedStreams(seed, named)
-    with torch.no_grad(), _Context(streams):
-        _run_model_init(model)
-        untouched = {id(p) for name, p in model.named_parameters()
-                     if name not in streams.full and name not in streams.partial}
-        if untouched:
-            def all_untouched(name, module):
-                own = list(module.parameters(recurse=False))
-                return bool(own) and all(id(p) in untouched for p in own)
-
-            _reset_all(model, all_untouched)
-    missing = [name for name, tensor in named
-               if id(tensor) in born_meta and local_of(tensor).numel() and name not in streams.full]
-    if missing:
-        raise RuntimeError(
-            f"initialize: {len(missing)} tensor(s) were on the meta device and the model's initialization did "
-            f"not write them: {', '.join(missing)}. A module computes them in its constructor; build the model "
-            f"under fastinit.torch.empty_init() (parameters on meta, buffers on the CPU) instead of "
-            f"torch.device('meta').")
+    device = _checked_device(device)
+    undo = _Undo(model)
+    try:
+        if _is_transformers_model(model) and callable(getattr(model, "tie_weights", None)):
+            model.tie_weights()
+        born_meta = _materialize(model, device, dtype, undo)
+        named = [*model.named_parameters(), *model.named_buffers()]
+        _clear_hf_flags(model)
+        streams = _run_named(model, seed, named)
+        missing = [name for name, tensor in named
+                   if id(tensor) in born_meta and local_of(tensor).numel() and name not in streams.full]
+        if missing:
+            raise RuntimeError(
+                f"initialize: {len(missing)} tensor(s) were on the meta device and the model's initialization did "
+                f"not write them: {', '.join(missing)}. A module computes them in its constructor; build the "
+                f"model under fastinit.torch.empty_init() (large parameters on meta, buffers and small "
+                f"parameters on the CPU) instead of torch.device('meta'). The model is left as it was.")
+    except BaseException:
+        undo.restore()
+        raise
     return model
 
 
-# ---------------------------------------------------------------------------
-# empty_init: parameters on meta, buffers real
-# ---------------------------------------------------------------------------
-class _EmptyInit:
-    lock = threading.Lock()
-    users = 0
-    original = None
-    local = threading.local()
+def _run_named(model, seed, named):
+    """The model's routine with name-keyed streams (returned), stand-ins for
+    tied and parametrized tensors, the reset of modules it left untouched and
+    the second draw of tensors recorded by empty_init."""
+    ties, weights = TiedPlaces(model), ParametrizedWeights(model)
+    streams = NamedStreams(seed, named + weights.named())
+    with torch.no_grad(), _Context(streams):
+        ties.install()
+        weights.install()
+        try:
+            _run_model_init(model)
+            written = streams.full | streams.partial
+            written_ids = {id(t) for name, t in [*named, *weights.named()] if name in written}
 
-    @staticmethod
-    def register_parameter(module, name, param):
-        """nn.Module.register_parameter, then the parameter moved to meta on a thread inside empty_init."""
-        _EmptyInit.original(module, name, param)
-        if param is not None and getattr(_EmptyInit.local, "depth", 0) and not param.is_meta:
-            meta = nn.Parameter(param.detach().to("meta"), requires_grad=param.requires_grad)
-            meta.__dict__.update(param.__dict__)
-            module._parameters[name] = meta
+            def untouched(name, module):  # its own parameters (tied places excluded), none written
+                own = [p for p in module.parameters(recurse=False) if not p.is_meta]
+                own += [w.stand_in for w in weights.weights if w.module is module]
+                return bool(own) and not any(id(p) in written_ids for p in own)
 
-
-@contextlib.contextmanager
-def empty_init():
-    """Build a model with its parameters on the meta device and its buffers on the CPU.
-
-    The counterpart of ``accelerate.init_empty_weights(include_buffers=False)``
-    on the calling thread: the constructors run as usual, so buffers that a
-    module computes in ``__init__`` (rotary frequencies, masks, position ids)
-    hold their values, while the parameters take no memory and no
-    initialization time. Then :func:`initialize` allocates and fills them.
-
-    Example::
-
-        >>> with fastinit.torch.empty_init():
-        ...     model = build_model()
-        >>> fastinit.torch.initialize(model, seed=0)
-    """
-    state = _EmptyInit
-    with state.lock:
-        if state.users == 0:
-            state.original = nn.Module.register_parameter
-            nn.Module.register_parameter = state.register_parameter
-        state.users += 1
-    state.local.depth = getattr(state.local, "depth", 0) + 1
-    try:
-        yield
-    finally:
-        state.local.depth -= 1
-        with state.lock:
-            state.users -= 1
-            if state.users == 0:
-                nn.Module.register_parameter = state.original
+            _reset_all(model, untouched)
+        finally:
+            weights.restore()
+            ties.restore()
+        for tensor in weights.apply(streams.full | streams.partial):
+            streams.mark_whole(tensor)
+        for name, tensor in named:
+            if name not in streams.full and name not in streams.partial:
+                drawn = recorded_draw(local_of(tensor))
+                if drawn is not None:
+                    distribution, params = drawn
+                    write(distribution, params, tensor, streams.stream_seed((name,), distribution, params))
+                    streams.full.add(name)
+    return streams
 
 
 def reset_parameters(module, seed=0):
     """Re-initialize a built model through fastinit, one stream per submodule name.
 
-    Calls ``reset_parameters()`` of every submodule that has one (the
-    initialization torch's own modules run in their constructors), with the
-    k-th random fill of the submodule named ``name`` (as in
+    Calls ``reset_parameters()`` (or torch's private ``_reset_parameters()``)
+    of every submodule that has one (the initialization torch's own modules run
+    in their constructors), each after its own submodules, as constructors run,
+    with the k-th random fill of the submodule named ``name`` (as in
     ``module.named_modules()``) using ``derive_seed(seed,
     "fastinit.torch.reset_parameters", name, str(k))``. The values of a
     parameter depend on the seed and on its submodule's name, not on the order
@@ -283,15 +343,15 @@ def reset_parameters(module, seed=0):
 
     Example::
 
-        >>> model = build_model()                              # any init
+        >>> model = torch.nn.Sequential(torch.nn.Linear(768, 3072), torch.nn.GELU())
         >>> fastinit.torch.reset_parameters(model, seed=0)     # named streams
     """
     seed = _check_seed(seed)
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-    for name, sub in module.named_modules():
-        reset = getattr(sub, "reset_parameters", None)
-        if callable(reset):
+    for name, sub in _children_first(module):
+        reset = _reset_method(sub)
+        if reset is not None:
             with _Context(CountedStreams(seed, "fastinit.torch.reset_parameters", name)):
                 reset()
     return module
