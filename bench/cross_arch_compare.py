@@ -2,6 +2,7 @@
 
     python bench/cross_arch_compare.py x86_64.json aarch64.json
     python bench/cross_arch_compare.py x86_64.json aarch64.json --dumps DIR_A DIR_B
+    pip install $(python bench/cross_arch_compare.py --pins x86_64.json)   # the same versions
 
 Prints a table (stream, match) and exits 1 if any stream differs, is missing
 on one side, or the two ran different stream-format versions or stream
@@ -15,13 +16,13 @@ import json
 import os
 import sys
 
-import numpy as np
-
-_BITS = {"float32": np.uint32, "float64": np.uint64, "float16": np.uint16, "bfloat16": np.uint16}
+#: The unsigned type of each output dtype's bit patterns (NumPy is imported only for --dumps).
+_BITS = {"float32": "uint32", "float64": "uint64", "float16": "uint16", "bfloat16": "uint16"}
 
 
 def _ordered(patterns, bits):
     """Sign-magnitude float bit patterns as integers that increase with the value (ulp steps)."""
+    import numpy as np
     signed = patterns.astype(np.int64) if bits < 64 else patterns.view(np.int64)
     if bits < 64:
         sign = np.int64(1) << (bits - 1)
@@ -31,6 +32,7 @@ def _ordered(patterns, bits):
 
 
 def _detail(name, dumps):
+    import numpy as np
     (dir_a, index_a), (dir_b, index_b) = dumps
     if name not in index_a or name not in index_b:
         return ""
@@ -58,11 +60,19 @@ def _load_dumps(directory):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("first")
-    parser.add_argument("second")
+    parser.add_argument("first", nargs="?")
+    parser.add_argument("second", nargs="?")
+    parser.add_argument("--pins", metavar="JSON", help="print the run's package versions as pip requirements, and exit")
     parser.add_argument("--dumps", nargs=2, metavar=("DIR_A", "DIR_B"), help="the two runs' --dump directories")
     parser.add_argument("--only-mismatches", action="store_true", help="table rows of differing streams only")
     args = parser.parse_args(argv)
+    if args.pins:
+        with open(args.pins) as f:
+            versions = json.load(f)["versions"]
+        print(" ".join(f"{name}=={v}" for name, v in sorted(versions.items()) if name != "python" and v))
+        return 0
+    if args.second is None:
+        parser.error("two hash files to compare (or --pins FILE)")
     with open(args.first) as f:
         first = json.load(f)
     with open(args.second) as f:
