@@ -343,10 +343,14 @@ def part_of_a_sharded_parameter_raises():
     model = distribute_module(on_meta(Sliced), mesh,
                               lambda name, m, mesh: m.register_parameter(
                                   "weight", nn.Parameter(distribute_tensor(m.weight, mesh, [Replicate()]))))
+    weight = model.weight
     try:
         ft.initialize(model, SEED)
     except ValueError as error:
-        return [] if "weight" in str(error) and "part" in str(error) else [f"unclear error: {error}"]
+        problems = [] if "weight" in str(error) and "part" in str(error) else [f"unclear error: {error}"]
+        if not (model.weight is weight and weight.is_meta):  # all or nothing: the DTensor swapped back
+            problems.append("the failed initialize left the sharded parameter allocated")
+        return problems
     return ["no error for a fill of part of a sharded parameter"]
 
 

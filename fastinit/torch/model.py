@@ -9,6 +9,7 @@ drawing the stream of ``(seed, name, distribution, parameters)``.
 
 import contextlib
 import sys
+import traceback
 
 import torch
 import torch.nn as nn
@@ -287,7 +288,11 @@ def initialize(model, seed=0, *, device=None, dtype=None):
                 f"not write them: {', '.join(missing)}. A module computes them in its constructor; build the "
                 f"model under fastinit.torch.empty_init() (large parameters on meta, buffers and small "
                 f"parameters on the CPU) instead of torch.device('meta'). The model is left as it was.")
-    except BaseException:
+    except BaseException as error:
+        # Views and streams of the failed routine still reference the new tensors through the
+        # traceback's frames; a DTensor is swapped back only when nothing else holds it.
+        named = streams = None
+        traceback.clear_frames(error.__traceback__)
         undo.restore()
         raise
     return model
