@@ -264,3 +264,21 @@ def address_as_pointer(typingctx, address, dtype):
     def codegen(context, builder, signature, args):
         return builder.inttoptr(args[0], context.get_value_type(pointer))
     return pointer(address, dtype), codegen
+
+
+@intrinsic
+def fetch_add(typingctx, array, index, value):
+    """``array[index] += value`` as one atomic operation; returns the old
+    value (a uint64 array). The parallel fill kernel's threads take their
+    chunks of work from one counter with it, so a thread that runs takes the
+    chunks of one that the operating system holds back."""
+    if not (isinstance(array, types.Array) and array.dtype == types.uint64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ary, idx, val = args
+        pointer = builder.gep(context.make_array(signature.args[0])(context, builder, ary).data, [idx])
+        return builder.atomic_rmw("add", pointer, context.cast(builder, val, signature.args[2], types.uint64),
+                                  "monotonic")
+
+    return types.uint64(array, index, value), codegen

@@ -46,7 +46,7 @@ from ._elementary import (
     ndtri_rational_f32,
     sincos_turns_f32,
 )
-from ._jit import INLINE_OPTIONS, address_as_pointer, inline, kernel, parallel_kernel, prefer_wide_vectors
+from ._jit import INLINE_OPTIONS, address_as_pointer, fetch_add, inline, kernel, parallel_kernel, prefer_wide_vectors
 from ._philox import philox4x32_10
 from ._ziggurat import attempt, draw, fast_path, resolve
 from .bits import NORMAL_ID, TRUNCATED_NORMAL_ID
@@ -702,22 +702,36 @@ CHUNKS_PER_THREAD = 8
 
 
 @parallel_kernel
-def fill_parallel(out, params, fmt, k0, k1, c2, c3, offset, threads):
+def fill_parallel(out, params, fmt, k0, k1, c2, c3, offset, threads, taken):
     """Fill the flat buffer out with elements offset .. offset+out.size-1 on
     ``threads`` threads (numba.get_num_threads() of the caller). Returns
     nothing: boxing ``out`` again would cost a quarter of a small fill's call.
+
+    The blocks are cut into ``threads * CHUNKS_PER_THREAD`` chunks, and each
+    thread takes the next chunk from a shared counter until none is left, so
+    a thread that the operating system holds back leaves its share to the
+    others. ``taken`` (uint64, at least ``threads + 1`` long) receives the
+    counter in ``taken[0]`` and the chunks thread ``p`` filled in
+    ``taken[1 + p]``. Which thread fills a chunk changes no value.
 
     out is float32 or float64 (fmt None), or uint16 holding float16 or
     bfloat16 bits (fmt a Float16 or BFloat16 tuple)."""
     count, first, head = _geometry(out, offset)
     chunks = min(count, threads * CHUNKS_PER_THREAD)
-    for g in numba.prange(chunks):
-        _fill_blocks(out, params, fmt, k0, k1, c2, c3, first, head,
-                     g * count // chunks, (g + 1) * count // chunks)
+    taken[0] = 0
+    for p in numba.prange(threads):
+        filled = 0
+        g = np.int64(fetch_add(taken, 0, 1))
+        while g < chunks:
+            _fill_blocks(out, params, fmt, k0, k1, c2, c3, first, head,
+                         g * count // chunks, (g + 1) * count // chunks)
+            filled += 1
+            g = np.int64(fetch_add(taken, 0, 1))
+        taken[1 + p] = filled
 
 
 @kernel
-def fill_serial(out, params, fmt, k0, k1, c2, c3, offset, threads=1):
+def fill_serial(out, params, fmt, k0, k1, c2, c3, offset, threads=1, taken=None):
     """Same as fill_parallel on the calling thread (for small buffers)."""
     count, first, head = _geometry(out, offset)
     _fill_blocks(out, params, fmt, k0, k1, c2, c3, first, head, 0, count)

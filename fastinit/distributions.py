@@ -9,6 +9,8 @@ bits as one filled at once. The exact mapping is docs/stream-format.md.
 import functools
 import math
 import os
+import threading
+import time
 
 import numba
 import numpy as np
@@ -21,8 +23,44 @@ from .bits import NORMAL_ID, TRUNCATED_NORMAL_ID, UNIFORM_ID, _check_seed, _key_
 __all__ = ["fill_uniform", "fill_normal", "fill_truncated_normal", "fill_constant"]
 
 #: Buffers smaller than this are filled on the calling thread: starting the
-#: thread pool costs more than it saves (measured by bench/threshold.py).
+#: thread pool costs more than it saves (measured by bench/threads.py). The
+#: smallest of the thresholds below, and theirs where a kernel has none.
 PARALLEL_THRESHOLD = 1 << 13
+
+#: The size from which two threads pay, by (parameter type name, stored
+#: dtype; 16-bit outputs are stored as uint16): the smallest power of two from
+#: which ``bench/threads.py crossover`` found the parallel kernel at least
+#: 1.1x faster than the serial one at every size, in two runs on an idle
+#: 2-core AMD EPYC (2026-12-03, docs/performance.md). The truncated normal's
+#: other regimes do more per element and take the central regime's.
+_F4, _F8, _U2 = "<f4", "<f8", "<u2"
+PARALLEL_THRESHOLDS = {
+    ("Uniform", _F4): 1 << 17, ("Uniform", _F8): 1 << 16, ("Uniform", _U2): 1 << 18,
+    ("Normal", _F4): 1 << 15, ("Normal", _F8): 1 << 14, ("Normal", _U2): 1 << 16,
+    **{(kind, dtype): threshold for kind in ("CentralTruncatedNormal", "RationalTruncatedNormal", "TruncatedNormal")
+       for dtype, threshold in ((_F4, 1 << 15), (_F8, 1 << 14), (_U2, 1 << 14))},
+}
+
+#: With another process on the other cores, a parallel fill waits for its
+#: threads to be scheduled: the kernel's threads take chunks of work from a
+#: shared counter (so the running thread does what a held-back one does not),
+#: but the fill still ends when the last thread has been scheduled, which costs
+#: more than it saves below this size (``bench/threads.py crossover --busy``).
+#: After two parallel fills in a row in which some thread filled no chunk (it
+#: was held back), fills below LOADED_THRESHOLD run on the calling thread for
+#: BUSY_SECONDS; then the next one tries the threads again.
+LOADED_THRESHOLD = 1 << 22
+BUSY_SECONDS = 0.05
+_busy_until = 0.0
+_held_back = 0
+
+
+class _Taken(threading.local):
+    def __init__(self):  # the parallel kernel's chunk counts (counter, then one per thread)
+        self.array = np.zeros(1 + numba.config.NUMBA_NUM_THREADS, np.uint64)
+
+
+_taken = _Taken()
 
 #: Strided (non C-contiguous) outputs are generated through a scratch buffer
 #: of at most this many elements, then copied in.
@@ -78,8 +116,25 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_mark_forked)
 
 
-def _parallel(size):
-    return size >= PARALLEL_THRESHOLD and not _forked
+def _parallel(size, params=None, dtype=None):
+    if size < PARALLEL_THRESHOLD or _forked:
+        return False
+    if size < PARALLEL_THRESHOLDS.get((type(params).__name__, dtype), PARALLEL_THRESHOLD):
+        return False
+    return size >= LOADED_THRESHOLD or time.monotonic() >= _busy_until
+
+
+def _note_held_back(taken, threads):
+    """After a parallel fill: two in a row in which a thread filled no chunk
+    (one alone happens on an idle machine too) mean the other cores are busy."""
+    global _busy_until, _held_back
+    if 0 in taken[1:1 + threads].tolist():
+        _held_back += 1
+        if _held_back >= 2:
+            _busy_until = time.monotonic() + BUSY_SECONDS
+            _held_back = 0
+    else:
+        _held_back = 0
 
 
 #: The fill kernels' compiled entry points, by what decides their Numba
@@ -95,17 +150,19 @@ _ENTRY_POINTS = {}
 def _fill_flat(flat, params, fmt, words, offset):
     """Fill the flat, C-contiguous, writable array ``flat`` (words: k0, k1,
     distribution id and bits per element, as Python ints)."""
-    parallel = _parallel(flat.size)
+    parallel = _parallel(flat.size, params, flat.dtype.str)
     threads = numba.get_num_threads() if parallel else 1
     key = (parallel, flat.dtype, flat.flags.aligned, type(params), type(fmt))
     entry = _ENTRY_POINTS.get(key)
     if entry is None:
         kernel = _kernels.fill_parallel if parallel else _kernels.fill_serial
-        args = (flat, params, fmt, *(np.uint64(w) for w in words), np.uint64(offset), threads)
+        args = (flat, params, fmt, *(np.uint64(w) for w in words), np.uint64(offset), threads, _taken.array)
         kernel(*args)
-        _ENTRY_POINTS[key] = _entry_point(kernel, args)
-        return
-    entry(flat, params, fmt, *words, offset, threads)
+        _ENTRY_POINTS[key] = entry = _entry_point(kernel, args)
+    else:
+        entry(flat, params, fmt, *words, offset, threads, _taken.array)
+    if parallel:
+        _note_held_back(_taken.array, threads)
 
 
 #: fill_serial_at's entry point, the dtype it writes and the bits per
