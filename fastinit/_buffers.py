@@ -4,11 +4,12 @@
   of copying it when the buffer is aligned to 64 bytes (its minimum
   alignment); NumPy aligns large arrays to 16 bytes only.
 * NumPy asks for transparent huge pages for every large array
-  (``madvise(MADV_HUGEPAGE)``). On this project's machines (virtual machines)
-  the first touch of fresh huge pages is slow and erratic (the host must back
-  them again), while 4 KiB pages fault in at a steady speed: three arrays
-  of 512 MiB in all, made by ``fastinit.normal``/``uniform`` in a new process,
-  took 0.40-1.11 s with NumPy's huge pages and 0.26-0.27 s without.
+  (``madvise(MADV_HUGEPAGE)``). On virtual machines whose host takes back
+  freed memory, the first touch of fresh huge pages is slow and erratic (the
+  host must back them again), while 4 KiB pages fault in at a steady speed:
+  three arrays of 512 MiB in all, made by ``fastinit.normal``/``uniform`` in a
+  new process, took 0.40-1.11 s with NumPy's huge pages and 0.26-0.27 s
+  without (docs/performance.md, "Fresh memory").
 
 So a large buffer (at least ``MMAP_MIN_BYTES``) is its own private anonymous
 mapping (page-aligned, no huge-page advice unless ``HUGE_PAGES``), freed when
@@ -18,13 +19,12 @@ one alignment unit and sliced at an aligned address.
 ``HUGE_PAGES`` (off; ``FASTINIT_HUGE_PAGES=1`` in the environment turns it on
 at import) asks for transparent huge pages before the first touch of fresh
 memory: these buffers, and the torch tensors fastinit.torch fills. Measured on
-this project's machines (``bench/fresh_memory.py``, ``bench/gpt2_first_build.py``):
-memory the virtual machine recycles within seconds faults in at 1.3x the warm
-fill with huge pages, against 3.1x on 4 KiB pages; but the hypervisor takes
-back free 2 MiB blocks within seconds (free page reporting), and a new
-process's huge pages then fault at 15-20x, so a GPT-2-small first build
-under ``fast_init`` took 0.69 s with them and 0.16 s without. Machines that
-keep their memory (bare metal) are where the switch pays.
+such a virtual machine (``bench/fresh_memory.py``, ``bench/gpt2_first_build.py``):
+memory it recycles within seconds faults in at 1.3x the warm fill with huge
+pages, against 3.1x on 4 KiB pages; but its host takes back free 2 MiB blocks
+within seconds, and a new process's huge pages then fault far slower, so a
+GPT-2-small first build under ``fast_init`` took 0.69 s with them and 0.16 s
+without. Machines that keep their memory (bare metal) are where the switch pays.
 """
 
 import ctypes

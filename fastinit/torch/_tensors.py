@@ -93,8 +93,8 @@ def advise_huge_pages(tensor):
     """With ``fastinit._buffers.HUGE_PAGES`` on (``FASTINIT_HUGE_PAGES=1``),
     ask for transparent huge pages on a large contiguous tensor's memory
     before the fill first touches it (torch's CPU allocator hands out fresh
-    anonymous memory for large tensors); see ``fastinit._buffers`` for what
-    it measured on this project's machines. A no-op otherwise."""
+    anonymous memory for large tensors); see ``fastinit._buffers`` for when
+    that pays. A no-op otherwise."""
     if _buffers.HUGE_PAGES and tensor.is_contiguous():
         _buffers.advise_huge_pages(tensor.data_ptr(), tensor.numel() * tensor.element_size())
 
