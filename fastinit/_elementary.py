@@ -72,11 +72,13 @@ _LOG_F64_R = tuple(_F64(2.0 / (2 * k + 1)) for k in range(1, 10))
 @inline
 def log_f32(x):
     bits = f32_as_u32(x)
-    e = np.int32(bits >> np.uint32(23)) - np.int32(127)
+    # every integer kept int32 (Numba widens int32 arithmetic to int64, and
+    # int64 lanes halve the vector width of this and the conversion below)
+    e = np.int32(np.int32(bits >> np.uint32(23)) - np.int32(127))
     m = u32_as_f32(np.uint32((bits & np.uint32(0x007FFFFF)) | np.uint32(0x3F800000)))
     big = m > _SQRT2_F32
     m = m * _F32(0.5) if big else m
-    e = e + np.int32(1) if big else e
+    e = np.int32(e + np.int32(1)) if big else e
     s = (m - _F32(1.0)) / (m + _F32(1.0))
     z = s * s
     r0, r1, r2, r3 = _LOG_F32_R
@@ -117,26 +119,27 @@ _COS_F32 = tuple(_F32((-1) ** k / float(np.prod(np.arange(1, 2 * k + 1)))) for k
 @inline
 def _quadrant_select(s, c, q):
     """(sin, cos) of x + q*pi/2 from (sin x, cos x)."""
-    q = q & 3
-    sin_v = c if (q & 1) else s
-    cos_v = s if (q & 1) else c
-    sin_v = -sin_v if (q & 2) else sin_v
-    cos_v = -cos_v if ((q + 1) & 2) else cos_v
+    one, two = np.int32(1), np.int32(2)
+    odd = (q & one) != 0
+    sin_v = c if odd else s
+    cos_v = s if odd else c
+    sin_v = -sin_v if (q & two) != 0 else sin_v
+    cos_v = -cos_v if (np.int32(q + one) & two) != 0 else cos_v
     return sin_v, cos_v
 
 
 @inline
 def sincos_turns_f32(k):
     """sin and cos of 2*pi*k/2**24 for an integer 0 <= k < 2**24 (uint64)."""
-    q = (k + np.uint64(1 << 21)) >> np.uint64(22)
-    r = np.int32(k) - np.int32(q << np.uint64(22))
+    q = np.int32((k + np.uint64(1 << 21)) >> np.uint64(22))
+    r = np.int32(np.int32(k) - np.int32(q << np.int32(22)))  # int32 throughout (see log_f32)
     x = _F32(r) * _TWO_PI_2M24_F32
     z = x * x
     s1, s3, s5, s7 = _SIN_F32
     c1, c2, c3, c4, c5 = _COS_F32
     s = x + x * z * (s1 + z * (s3 + z * (s5 + z * s7)))
     c = _F32(1.0) + z * (c1 + z * (c2 + z * (c3 + z * (c4 + z * c5))))
-    return _quadrant_select(s, c, np.int32(q))
+    return _quadrant_select(s, c, q)
 
 
 # --------------------------------------------------------------------------

@@ -282,3 +282,48 @@ def fetch_add(typingctx, array, index, value):
                                   "monotonic")
 
     return types.uint64(array, index, value), codegen
+
+
+@intrinsic
+def stream_store(typingctx, dst, start, src):
+    """Copy all of ``src`` to ``dst[start:]`` with non-temporal 64-byte vector
+    stores: they bypass the caches, so an output much larger than them is not
+    read into them first. ``src`` holds a multiple of 64 bytes; ``dst``'s
+    element ``start`` must lie on a 64-byte boundary. The values are copied as
+    they are. Call ``store_fence()`` before other threads may read ``dst``."""
+    if not (isinstance(dst, types.Array) and isinstance(src, types.Array) and dst.dtype == src.dtype
+            and dst.dtype in (types.float32, types.float64) and src.layout in "CA"):
+        return None
+
+    def codegen(context, builder, signature, args):
+        from llvmlite import ir
+        from numba.core import cgutils
+        dst_type, _, src_type = signature.args
+        target = context.make_array(dst_type)(context, builder, args[0])
+        source = context.make_array(src_type)(context, builder, args[2])
+        first = context.cast(builder, args[1], signature.args[1], types.intp)
+        element = context.get_data_type(dst_type.dtype)
+        width = 64 // context.get_abi_sizeof(element)
+        vector = ir.VectorType(element, width)
+        count = builder.udiv(source.nitems, context.get_constant(types.intp, width))
+        nontemporal = builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)])
+        with cgutils.for_range(builder, count) as loop:
+            offset = builder.mul(loop.index, context.get_constant(types.intp, width))
+            value = builder.load(builder.bitcast(builder.gep(source.data, [offset]), vector.as_pointer()), align=4)
+            pointer = builder.bitcast(builder.gep(target.data, [builder.add(first, offset)]), vector.as_pointer())
+            store = builder.store(value, pointer, align=64)
+            store.set_metadata("nontemporal", nontemporal)
+        return context.get_dummy_value()
+
+    return types.none(dst, start, src), codegen
+
+
+@intrinsic
+def store_fence(typingctx):
+    """A full memory fence: the non-temporal stores before it are visible to
+    every thread that synchronizes with this one afterwards."""
+    def codegen(context, builder, signature, args):
+        builder.fence("seq_cst")
+        return context.get_dummy_value()
+
+    return types.none(), codegen

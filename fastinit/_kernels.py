@@ -46,7 +46,8 @@ from ._elementary import (
     ndtri_rational_f32,
     sincos_turns_f32,
 )
-from ._jit import INLINE_OPTIONS, address_as_pointer, fetch_add, inline, kernel, parallel_kernel, prefer_wide_vectors
+from ._jit import (INLINE_OPTIONS, address_as_pointer, fetch_add, inline, kernel, parallel_kernel, prefer_wide_vectors,
+                   store_fence, stream_store)
 from ._philox import philox4x32_10
 from ._ziggurat import attempt, draw, fast_path, resolve
 from .bits import NORMAL_ID, TRUNCATED_NORMAL_ID
@@ -94,8 +95,9 @@ _MASK32 = np.uint64(0xFFFFFFFF)
 # --------------------------------------------------------------------------
 @inline
 def unit_f32(w):
-    """[0, 1) on the 2**-24 grid: (w >> 8) * 2**-24. Never 1."""
-    return _F32(w >> _U64(8)) * _F32(2.0**-24)
+    """[0, 1) on the 2**-24 grid: (w >> 8) * 2**-24. Never 1. (w >> 8 < 2**24
+    converts exactly from int32, in 32-bit vector lanes.)"""
+    return _F32(np.int32(w >> _U64(8))) * _F32(2.0**-24)
 
 
 @inline
@@ -304,16 +306,39 @@ def _per_counter_overload(out):
     return lambda out: e
 
 
+#: Counters a step of the counter loop computes side by side (t, t + LANES/F,
+#: t + 2 LANES/F, ...): independent Philox chains whose latencies overlap. It
+#: orders the work, not the stream. By parameter type: the Box-Muller normal
+#: holds more live values per counter, and spills beyond two chains
+#: (bench/limit.py).
+INTERLEAVE = {Uniform: 4, Normal: 2}
+INTERLEAVE_DEFAULT = 1
+
+
+def _interleave(params):
+    """Stub: the counters a step of the counter loop computes for params' type."""
+
+
+@overload(_interleave, jit_options=INLINE_OPTIONS)
+def _interleave_overload(params):
+    factor = INTERLEAVE.get(getattr(params, "instance_class", None), INTERLEAVE_DEFAULT)
+    return lambda params: factor
+
+
 @inline
 def _counter_loop(dst, start, cbase, params, k0, k1, c2, c3, like):
     """dst[start : start + E*LANES] = the values of the block whose first
     counter is cbase, for an output of like's dtype."""
     prefer_wide_vectors()
     base = _U64(start)
-    for t in range(_U64(LANES)):
-        c = cbase + t
-        w0, w1, w2, w3 = philox4x32_10(c & _MASK32, c >> _U64(32), c2, c3, k0, k1)
-        _store(dst, base, t, _values(params, like, w0, w1, w2, w3))
+    factor = _interleave(params)
+    step = _U64(LANES // factor)
+    for t in range(step):
+        for m in range(factor):  # a constant trip count: unrolled into independent chains
+            u = t + _U64(m) * step
+            c = cbase + u
+            w0, w1, w2, w3 = philox4x32_10(c & _MASK32, c >> _U64(32), c2, c3, k0, k1)
+            _store(dst, base, u, _values(params, like, w0, w1, w2, w3))
 
 
 _BLOCK32 = 4 * LANES  # float32 elements per block
@@ -671,6 +696,56 @@ def _is_native_overload(fmt):
     return lambda fmt: native
 
 
+#: Native outputs of at least this many bytes are written block by block
+#: through a staging buffer with non-temporal stores (``_jit.stream_store``):
+#: an output much larger than the caches is then not read into them first.
+#: Only where the fill is bound by memory (STREAMED): the Box-Muller normal and
+#: the ziggurat are bound by their arithmetic and lose the staging copy's time.
+#: Measured by bench/limit.py and docs/performance.md. The values are the same
+#: either way.
+STREAM_MIN_BYTES = 1 << 25
+STREAMED = (Uniform, CentralTruncatedNormal, RationalTruncatedNormal)
+
+
+def _streams(out, params, fmt, head):
+    """Stub: True where out's blocks are written with non-temporal stores."""
+
+
+@overload(_streams, jit_options=INLINE_OPTIONS)
+def _streams_overload(out, params, fmt, head):
+    if (not isinstance(fmt, types.NoneType) or out.dtype not in (types.float32, types.float64)
+            or getattr(params, "instance_class", None) not in STREAMED):
+        return lambda out, params, fmt, head: False
+    size = out.dtype.bitwidth // 8
+
+    def streams(out, params, fmt, head):  # large, with its elements on their natural boundary
+        return out.size * size >= STREAM_MIN_BYTES and out.ctypes.data % size == 0
+    return streams
+
+
+def _stream_store(out, rel, staging):
+    """Stub: staging into out[rel:] with non-temporal stores (float outputs only)."""
+
+
+@overload(_stream_store, jit_options=INLINE_OPTIONS)
+def _stream_store_overload(out, rel, staging):
+    if out.dtype != staging.dtype:
+        return lambda out, rel, staging: None  # 16-bit outputs never stream
+    size = out.dtype.bitwidth // 8
+    lanes = 64 // size
+
+    def store(out, rel, staging):
+        # the elements before out's next 64-byte boundary and after the last one by ordinary stores
+        lead = np.int64(((-(out.ctypes.data + rel * size)) % 64) // size)
+        body = (staging.size - lead) // lanes * lanes
+        for i in range(lead):
+            out[rel + i] = staging[i]
+        stream_store(out, rel + lead, staging[lead:lead + body])
+        for i in range(lead + body, staging.size):
+            out[rel + i] = staging[i]
+    return store
+
+
 @inline
 def _fill_blocks(out, params, fmt, k0, k1, c2, c3, first, head, k_start, k_stop):
     """Fill the part of out covered by blocks k_start .. k_stop - 1 of the call."""
@@ -679,11 +754,18 @@ def _fill_blocks(out, params, fmt, k0, k1, c2, c3, first, head, k_start, k_stop)
     n = out.size
     scratch = _scratch(params, out)
     staging = _staging(out, per_block)
+    stream = _streams(out, params, fmt, head)
     for k in range(k_start, k_stop):
         rel = k * per_block - head
         cbase = (first + _U64(k)) * _U64(LANES)
-        if _is_native(fmt) and rel >= 0 and rel + per_block <= n:
+        whole = rel >= 0 and rel + per_block <= n
+        if _is_native(fmt) and whole and not stream:
             _block(out, rel, cbase, params, k0, k1, c2, c3, scratch)
+        elif stream and whole:
+            _flush(out, params, k0, k1, c2, c3, scratch)  # what waits belongs to out
+            _block(staging, 0, cbase, params, k0, k1, c2, c3, scratch)
+            _flush(staging, params, k0, k1, c2, c3, scratch)
+            _stream_store(out, rel, staging)
         else:  # a 16-bit output, or a block cut by the ends of the call
             _flush(out, params, k0, k1, c2, c3, scratch)  # what waits belongs to out
             _block(staging, 0, cbase, params, k0, k1, c2, c3, scratch)
@@ -694,6 +776,8 @@ def _fill_blocks(out, params, fmt, k0, k1, c2, c3, first, head, k_start, k_stop)
             for i in range(hi - lo):
                 out[lo + i] = _encode(fmt, staging[shift + i])
     _flush(out, params, k0, k1, c2, c3, scratch)
+    if stream:
+        store_fence()
 
 
 #: Parallel calls split their blocks into this many chunks per thread (each

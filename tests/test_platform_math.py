@@ -20,6 +20,7 @@ import platform
 import re
 
 import ml_dtypes
+import numba
 import numpy as np
 import pytest
 
@@ -225,6 +226,9 @@ def _check_compiled_kernels():
             assert not _MATH_CALL.findall(ir), (where, sorted(set(_MATH_CALL.findall(ir))))
             assert not _FAST_FLAGS.findall(ir), (where, sorted(set(_FAST_FLAGS.findall(ir))))
             assert not fma.findall(asm), (where, sorted(set(fma.findall(asm)))[:5])
+            if (machine == "x86_64" and dispatcher.py_func.__name__ == "fill_parallel"
+                    and signature[0].dtype == numba.float32 and "Uniform" in str(signature[1])):
+                assert "movntps" in asm, where   # large outputs stream (docs/stream-format.md: same bits)
             checked += 1
     return checked
 

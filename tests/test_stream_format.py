@@ -439,3 +439,31 @@ def test_uniform_never_returns_high(low, high):
     if (low, high) == (1.0, 1.5):
         assert lo + (hi - lo) * np.float32(1 - 2.0**-24) == hi  # the pitfall is real here
         assert out[-1] == top
+
+
+# Outputs of at least _kernels.STREAM_MIN_BYTES are written through a staging
+# block with non-temporal stores (uniform and the truncated normal's rational
+# regimes); the bits are those of the ordinary path.
+STREAMED_FILLS = {
+    "uniform": lambda out, **kw: fastinit.fill_uniform(out, -0.5, 2.0, **kw),
+    "truncated central": TYPED_FILLS["truncated central"],
+    "truncated rational": TYPED_FILLS["truncated rational"],
+}
+
+
+@pytest.mark.parametrize("name", STREAMED_FILLS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_streamed_outputs_equal_fills_in_pieces(name, dtype):
+    fill = STREAMED_FILLS[name]
+    n = _kernels.STREAM_MIN_BYTES // np.dtype(dtype).itemsize + 1000
+    whole = fastinit.zeros((n + 1,), dtype=dtype)   # on a 64-byte boundary
+    fill(whole[:n], seed=9, offset=7)
+    shifted = np.zeros(n + 1, dtype)[1:]            # on another: each block's ends by ordinary stores
+    fill(shifted, seed=9, offset=7)
+    pieces = np.empty(n, dtype)
+    cuts = [0, 100_003, n // 2, n - 5, n]
+    for a, b in zip(cuts, cuts[1:]):
+        fill(pieces[a:b], seed=9, offset=7 + a)
+    assert whole[:n].tobytes() == pieces.tobytes() == shifted[:n].tobytes()
+    assert whole[n] == 0
+
