@@ -24,6 +24,8 @@ so the loop over ``t`` is a plain vector loop.
 
 from collections import namedtuple
 
+import math
+
 import numba
 import numpy as np
 from numba import types
@@ -151,7 +153,7 @@ def open_f32(w):
 def box_muller_f32(w0, w1):
     """Two standard normals from two words: u1 = (w0 + 1/2) * 2**-32 rounded
     to float32 (in (0, 1]), angle = (w1 >> 8) / 2**24 turns."""
-    r = np.sqrt(_F32(-2.0) * log_f32(open_f32(w0)))
+    r = math.sqrt(_F32(-2.0) * log_f32(open_f32(w0)))  # math.sqrt: compiles for CUDA too
     s, c = sincos_turns_f32(w1 >> _U64(8))
     return r * c, r * s
 
@@ -174,7 +176,7 @@ def _to_dtype_of(like, x):
 
 @overload(_to_dtype_of, jit_options=INLINE_OPTIONS)
 def _to_dtype_of_overload(like, x):
-    if like.dtype == types.float32:
+    if getattr(like, "dtype", like) == types.float32:  # like: an array, or a scalar of the dtype
         return lambda like, x: _F32(x)
     return lambda like, x: _F64(x)
 
@@ -242,7 +244,7 @@ def _values(params, out, w0, w1, w2, w3):
 
 @overload(_values, jit_options=INLINE_OPTIONS)
 def _values_overload(params, out, w0, w1, w2, w3):
-    is32 = out.dtype.bitwidth <= 32
+    is32 = getattr(out, "dtype", out).bitwidth <= 32  # out: an array, or a scalar of the stream's dtype
     name = getattr(params, "instance_class", None)
     if name is Uniform:
         if is32:
@@ -276,6 +278,108 @@ def _values_overload(params, out, w0, w1, w2, w3):
     return None
 
 
+def _scalar_dtype(like):
+    """The Numba scalar type of like (an array, or a scalar of that type)."""
+    return getattr(like, "dtype", like)
+
+
+@inline
+def _truncated_resolved_f32(p, like, w):
+    """A float32-stream truncated-normal element from its word alone, its
+    tail path included: what _truncated_block32 and its pending list give."""
+    if p.regime == TAILS_ONLY:
+        return truncated_tail_f32(p, like, w)
+    rational, v = truncated_rational_f32(p, w)
+    return v if rational else truncated_tail_f32(p, like, w)
+
+
+@inline
+def _truncated_resolved_f64(p, like, lo, hi):
+    """A float64-stream truncated-normal element from its word pair alone:
+    AS 241's band or central rational where the probability allows it, its
+    lower branch otherwise (what _truncated_block, _central_block64 and the
+    pending list give: the central rational and the band's agree bit for bit
+    on the central range)."""
+    s = truncated_probability(p, open_unit_f64(lo, hi))
+    a = abs(s)
+    if p.regime != TAILS_ONLY and in_band_or_central(a):
+        return truncated_value(p, like, s, ndtri_band_f64(a))
+    return truncated_value(p, like, s, ndtri_lower_f64(a))
+
+
+@inline
+def _ziggurat_resolved(p, i, lo, hi, k0, k1):
+    """The float64 normal element i from its draw's word pair, its slow path
+    (attempts 1, 2, ...) included: what _ziggurat_block and _ziggurat_flush give."""
+    d = draw(lo, hi)
+    z, slow = fast_path(d)
+    if slow:
+        z = resolve(i, d, _U64(1), k0, k1)
+    return _F64(p.mean) + _F64(p.std) * z
+
+
+def _counter_values(params, like, c, k0, k1, c2, c3):
+    """Stub: the E values of counter c of the stream, every element resolved."""
+
+
+@overload(_counter_values, jit_options=INLINE_OPTIONS)
+def _counter_values_overload(params, like, c, k0, k1, c2, c3):
+    kind = getattr(params, "instance_class", None)
+    is32 = _scalar_dtype(like).bitwidth <= 32
+
+    def words(c, k0, k1, c2, c3):
+        return philox4x32_10(c & _MASK32, c >> _U64(32), c2, c3, k0, k1)
+    words = inline(words)
+    if kind is TruncatedNormal and is32:
+        def truncated32(params, like, c, k0, k1, c2, c3):
+            w0, w1, w2, w3 = words(c, k0, k1, c2, c3)
+            return (_truncated_resolved_f32(params, like, w0), _truncated_resolved_f32(params, like, w1),
+                    _truncated_resolved_f32(params, like, w2), _truncated_resolved_f32(params, like, w3))
+        return truncated32
+    if kind in (TruncatedNormal, CentralTruncatedNormal) and not is32:
+        def truncated64(params, like, c, k0, k1, c2, c3):
+            w0, w1, w2, w3 = words(c, k0, k1, c2, c3)
+            return _truncated_resolved_f64(params, like, w0, w1), _truncated_resolved_f64(params, like, w2, w3)
+        return truncated64
+    if kind is Normal and not is32:
+        def ziggurat(params, like, c, k0, k1, c2, c3):
+            w0, w1, w2, w3 = words(c, k0, k1, c2, c3)
+            i = (c >> _U64(7)) * _U64(2 * LANES) + (c & _U64(LANES - 1))  # element 0's global index
+            return (_ziggurat_resolved(params, i, w0, w1, k0, k1),
+                    _ziggurat_resolved(params, i + _U64(LANES), w2, w3, k0, k1))
+        return ziggurat
+
+    def plain(params, like, c, k0, k1, c2, c3):
+        w0, w1, w2, w3 = words(c, k0, k1, c2, c3)
+        return _values(params, like, w0, w1, w2, w3)
+    return plain
+
+
+@inline
+def counter_values(params, like, fmt, c, k0, k1, c2, c3):
+    """The E output values of the stream's counter c (E = 4 for the float32
+    stream, 2 for float64), each element resolved on its own (the tail and
+    slow paths included), as stored in fmt (16-bit formats: their bits).
+
+    Value j is the stream's element ``(c // LANES) * E * LANES + j * LANES +
+    c % LANES``. This is the element arithmetic of the blocked kernels, per
+    counter: the GPU kernels (fastinit/cuda) run one counter per thread with
+    it. like is a scalar of the stream's dtype (np.float32 or np.float64)."""
+    return _encoded(fmt, _counter_values(params, like, c, k0, k1, c2, c3))
+
+
+def _encoded(fmt, values):
+    """Stub: each of the values as stored in fmt."""
+
+
+@overload(_encoded, jit_options=INLINE_OPTIONS)
+def _encoded_overload(fmt, values):
+    if len(values) == 4:
+        return lambda fmt, values: (_encode(fmt, values[0]), _encode(fmt, values[1]), _encode(fmt, values[2]),
+                                    _encode(fmt, values[3]))
+    return lambda fmt, values: (_encode(fmt, values[0]), _encode(fmt, values[1]))
+
+
 def _store(dst, start, t, values):
     """Stub: write the E values of counter t of a block starting at dst[start]."""
 
@@ -297,12 +401,13 @@ def _store_overload(dst, start, t, values):
 
 
 def _per_counter(out):
-    """Stub: elements per counter for out's dtype (a compile-time constant)."""
+    """Stub: elements per counter for out's dtype (a compile-time constant;
+    out is an array or a scalar of its dtype)."""
 
 
 @overload(_per_counter, jit_options=INLINE_OPTIONS)
 def _per_counter_overload(out):
-    e = 4 if out.dtype.bitwidth <= 32 else 2  # 16-bit outputs use the float32 stream
+    e = 4 if _scalar_dtype(out).bitwidth <= 32 else 2  # 16-bit outputs use the float32 stream
     return lambda out: e
 
 
