@@ -14,16 +14,22 @@ from ._formats import Memory, is_supported, max_finite
 from .bits import SEED_LIMIT
 
 def check_out(out):
-    """out must be a writable float32, float64, float16 or bfloat16 numpy array
-    (np.memmap included), or a _formats.Memory (checked by whoever made it)."""
+    """The array to fill for ``out``: out itself where it is a writable
+    float32, float64, float16 or bfloat16 numpy array (np.memmap included) or
+    a _formats.Memory (checked by whoever made it); a Numba device array over
+    its memory where it is a CUDA array (fastinit.cuda)."""
     if type(out) is Memory:
-        return
+        return out
     if not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+        from . import cuda
+        if cuda.is_cuda_array(out):
+            return cuda.device_view(out)
+        raise TypeError(f"out must be a numpy.ndarray or a CUDA array, got {type(out).__name__}")
     if not is_supported(out.dtype):
         raise TypeError(f"out must have dtype float32, float64, float16 or bfloat16, got {out.dtype}")
     if not out.flags.writeable:
         raise ValueError("out is read-only")
+    return out
 
 
 def check_real(name, value):

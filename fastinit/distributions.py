@@ -85,6 +85,9 @@ def _generate(out, params, fmt, distribution_id, seed, offset):
         entry(out.address, out.size, stored, params, fmt, seed & 0xFFFFFFFF, seed >> 32, distribution_id, bits,
               offset)  # the key words as bits._key_words gives them
         return out
+    if not isinstance(out, np.ndarray):  # a CUDA array (from check_out): filled on its device
+        from . import cuda
+        return cuda.generate(out, params, fmt, distribution_id, seed, offset)
     k0, k1 = _key_words(seed)
     view, compute = _formats.kernel_view(out)
     words = (k0, k1, distribution_id, 8 * compute.itemsize)
@@ -225,8 +228,8 @@ def fill_uniform(out, low=0.0, high=1.0, *, seed, offset=0):
         >>> w = np.empty((256, 128), np.float32)
         >>> fastinit.fill_uniform(w, -0.1, 0.1, seed=0)
     """
-    check_out(out)
-    return _uniform(out, low, high, seed, offset)
+    _uniform(check_out(out), low, high, seed, offset)
+    return out
 
 
 def _uniform(out, low, high, seed, offset, checked=False):
@@ -293,8 +296,8 @@ def fill_normal(out, mean=0.0, std=1.0, *, seed, offset=0):
         >>> emb = np.empty((50257, 768), np.float32)
         >>> fastinit.fill_normal(emb, std=0.02, seed=0)
     """
-    check_out(out)
-    return _normal(out, mean, std, seed, offset)
+    _normal(check_out(out), mean, std, seed, offset)
+    return out
 
 
 def _normal(out, mean, std, seed, offset, checked=False):
@@ -425,8 +428,8 @@ def fill_truncated_normal(out, mean=0.0, std=1.0, a=-2.0, b=2.0, *, seed, offset
         >>> w = np.empty((768, 3072), np.float32)
         >>> fastinit.fill_truncated_normal(w, std=0.02, a=-0.04, b=0.04, seed=0)
     """
-    check_out(out)
-    return _truncated_normal(out, mean, std, a, b, seed, offset)
+    _truncated_normal(check_out(out), mean, std, a, b, seed, offset)
+    return out
 
 
 def _truncated_normal(out, mean, std, a, b, seed, offset, checked=False):
@@ -474,12 +477,17 @@ def fill_constant(out, value):
 
         >>> fastinit.fill_constant(np.empty(768, np.float32), 0.0)
     """
-    check_out(out)
+    target = check_out(out)
     value = check_real("value", value)
-    if abs(value) > _formats.max_finite(out.dtype):
-        raise ValueError(f"value={value} is outside the range of {out.dtype}")
+    dtype = np.dtype(target.dtype)
+    if abs(value) > _formats.max_finite(dtype):
+        raise ValueError(f"value={value} is outside the range of {dtype}")
+    stored = _formats.encode(value, dtype)
+    if not isinstance(target, np.ndarray):  # a CUDA array
+        from . import cuda
+        cuda.fill_constant(target, stored)
+        return out
     view = _formats.kernel_view(out)[0]
-    stored = _formats.encode(value, out.dtype)
     if out.flags.c_contiguous and _parallel(out.size):
         _kernels.constant_parallel(np.asarray(view).reshape(-1), stored)
     else:

@@ -15,6 +15,7 @@ Shapes follow PyTorch's layout ``(out, in, *kernel)`` unless ``layout="keras"``
 or ``layout="jax"`` (``(*kernel, in, out)``) or explicit axes say otherwise.
 """
 
+import functools
 import math
 import numbers
 import operator
@@ -27,6 +28,7 @@ from ._buffers import aligned_empty
 from ._qr import orthonormal_columns
 from ._regions import check_shape, fill_region, normalize_region, region_shape
 from ._validate import check_out, check_real
+from .cuda import device_view, is_cuda_array
 from .bits import _check_seed, derive_seed
 from .distributions import fill_constant, fill_normal, fill_truncated_normal, fill_uniform
 
@@ -197,10 +199,38 @@ def _squared(x):
 # ---------------------------------------------------------------------------
 # Calling convention: shape or out=, dtype, region
 # ---------------------------------------------------------------------------
+def _cuda_out(function):
+    """``function`` with a CUDA array as ``out=`` filled on its device (the
+    fills of fastinit.distributions take a device view); returns ``out``."""
+    @functools.wraps(function)
+    def with_cuda_out(*args, out=None, **kwargs):
+        if out is None or isinstance(out, np.ndarray) or not is_cuda_array(out):
+            return function(*args, out=out, **kwargs)
+        function(*args, out=device_view(out), **kwargs)
+        return out
+    return with_cuda_out
+
+
+def _cuda_out_on_host(function):
+    """``function`` with a CUDA array as ``out=`` computed in a host array of
+    its shape and dtype (the initializers that are no element-wise fill:
+    a QR, scattered ones, a sparsity pattern), then copied to the device."""
+    @functools.wraps(function)
+    def with_cuda_out(*args, out=None, **kwargs):
+        if out is None or isinstance(out, np.ndarray) or not is_cuda_array(out):
+            return function(*args, out=out, **kwargs)
+        view = device_view(out)
+        host = function(*args, out=np.empty(view.shape, np.dtype(view.dtype)), **kwargs)
+        from .cuda import copy_from_host
+        copy_from_host(view, host)
+        return out
+    return with_cuda_out
+
+
 def _target(name, shape, out, dtype, region):
     """(array to fill, full shape, region bounds or None), validated."""
     if out is not None:
-        check_out(out)
+        out = check_out(out)
         if dtype is not None and _formats.resolve_dtype(dtype) != out.dtype:
             raise ValueError(f"dtype={dtype} does not match out.dtype={out.dtype}")
         if region is None:
@@ -238,6 +268,7 @@ def _no_region(name, region):
 # ---------------------------------------------------------------------------
 # The core
 # ---------------------------------------------------------------------------
+@_cuda_out
 def variance_scaling(shape=None, *, seed, scale=1.0, mode="fan_in", distribution="truncated_normal",
                      dtype=None, out=None, layout="torch", in_axis=None, out_axis=None, batch_axis=(),
                      fan_in=None, fan_out=None, region=None):
@@ -300,22 +331,26 @@ def variance_scaling(shape=None, *, seed, scale=1.0, mode="fan_in", distribution
 # ---------------------------------------------------------------------------
 # Distributions and constants
 # ---------------------------------------------------------------------------
+@_cuda_out
 def zeros(shape=None, *, dtype=None, out=None, region=None):
     """Zeros. Example: ``fastinit.zeros((768,))``."""
     return constant(shape, value=0.0, dtype=dtype, out=out, region=region)
 
 
+@_cuda_out
 def ones(shape=None, *, dtype=None, out=None, region=None):
     """Ones (LayerNorm weights). Example: ``fastinit.ones((768,))``."""
     return constant(shape, value=1.0, dtype=dtype, out=out, region=region)
 
 
+@_cuda_out
 def constant(shape=None, *, value, dtype=None, out=None, region=None):
     """``value`` everywhere. Example: ``fastinit.constant((768,), value=0.1)``."""
     target, _, _ = _target("constant", shape, out, dtype, region)
     return fill_constant(target, value)
 
 
+@_cuda_out
 def uniform(shape=None, *, seed, low=0.0, high=1.0, dtype=None, out=None, region=None):
     r""":math:`\mathcal{U}[\text{low}, \text{high})` (``torch.nn.init.uniform_``'s ``a``, ``b``).
 
@@ -324,6 +359,7 @@ def uniform(shape=None, *, seed, low=0.0, high=1.0, dtype=None, out=None, region
     return _fill(target, full, bounds, fill_uniform, low=low, high=high, seed=seed)
 
 
+@_cuda_out
 def normal(shape=None, *, seed, mean=0.0, std=1.0, dtype=None, out=None, region=None):
     r""":math:`\mathcal{N}(\text{mean}, \text{std}^2)`.
 
@@ -332,6 +368,7 @@ def normal(shape=None, *, seed, mean=0.0, std=1.0, dtype=None, out=None, region=
     return _fill(target, full, bounds, fill_normal, mean=mean, std=std, seed=seed)
 
 
+@_cuda_out
 def truncated_normal(shape=None, *, seed, mean=0.0, std=1.0, a=-2.0, b=2.0, dtype=None, out=None, region=None):
     r""":math:`\mathcal{N}(\text{mean}, \text{std}^2)` truncated to :math:`[a, b]`, absolute bounds
     as ``torch.nn.init.trunc_normal_`` (so the default cuts at -2 and 2, not at 2 std).
@@ -344,6 +381,7 @@ def truncated_normal(shape=None, *, seed, mean=0.0, std=1.0, a=-2.0, b=2.0, dtyp
 # ---------------------------------------------------------------------------
 # Fan-based schemes: thin cases of variance_scaling
 # ---------------------------------------------------------------------------
+@_cuda_out
 def xavier_uniform(shape=None, *, seed, gain=1.0, dtype=None, out=None, layout="torch",
                    fan_in=None, fan_out=None, region=None):
     r"""Glorot & Bengio (2010), as ``torch.nn.init.xavier_uniform_``:
@@ -357,6 +395,7 @@ def xavier_uniform(shape=None, *, seed, gain=1.0, dtype=None, out=None, layout="
                             fan_in=fan_in, fan_out=fan_out, region=region)
 
 
+@_cuda_out
 def xavier_normal(shape=None, *, seed, gain=1.0, dtype=None, out=None, layout="torch",
                   fan_in=None, fan_out=None, region=None):
     r"""Glorot & Bengio (2010), as ``torch.nn.init.xavier_normal_`` (untruncated):
@@ -371,6 +410,7 @@ def xavier_normal(shape=None, *, seed, gain=1.0, dtype=None, out=None, layout="t
                             fan_in=fan_in, fan_out=fan_out, region=region)
 
 
+@_cuda_out
 def glorot_uniform(shape=None, *, seed, dtype=None, out=None, layout="torch", fan_in=None, fan_out=None,
                    region=None):
     r"""Keras/JAX ``glorot_uniform``: :math:`\mathcal{U}(-a, a)`, :math:`a = \sqrt{\frac{6}{\text{fan\_in} + \text{fan\_out}}}`
@@ -381,6 +421,7 @@ def glorot_uniform(shape=None, *, seed, dtype=None, out=None, layout="torch", fa
                             out=out, layout=layout, fan_in=fan_in, fan_out=fan_out, region=region)
 
 
+@_cuda_out
 def glorot_normal(shape=None, *, seed, dtype=None, out=None, layout="torch", fan_in=None, fan_out=None,
                   region=None):
     r"""Keras/JAX ``glorot_normal``: truncated normal with variance :math:`\frac{2}{\text{fan\_in} + \text{fan\_out}}`
@@ -391,6 +432,7 @@ def glorot_normal(shape=None, *, seed, dtype=None, out=None, layout="torch", fan
                             dtype=dtype, out=out, layout=layout, fan_in=fan_in, fan_out=fan_out, region=region)
 
 
+@_cuda_out
 def kaiming_uniform(shape=None, *, seed, a=0.0, mode="fan_in", nonlinearity="leaky_relu", dtype=None, out=None,
                     layout="torch", fan_in=None, fan_out=None, region=None):
     r"""He et al. (2015), as ``torch.nn.init.kaiming_uniform_``: :math:`\mathcal{U}(-b, b)`,
@@ -405,6 +447,7 @@ def kaiming_uniform(shape=None, *, seed, a=0.0, mode="fan_in", nonlinearity="lea
                             fan_in=fan_in, fan_out=fan_out, region=region)
 
 
+@_cuda_out
 def kaiming_normal(shape=None, *, seed, a=0.0, mode="fan_in", nonlinearity="leaky_relu", dtype=None, out=None,
                    layout="torch", fan_in=None, fan_out=None, region=None):
     r"""He et al. (2015), as ``torch.nn.init.kaiming_normal_`` (untruncated): :math:`\mathcal{N}(0, \sigma^2)`,
@@ -424,6 +467,7 @@ def _torch_mode(mode):
     return mode
 
 
+@_cuda_out
 def he_uniform(shape=None, *, seed, dtype=None, out=None, layout="torch", fan_in=None, fan_out=None, region=None):
     r"""Keras/JAX ``he_uniform``: :math:`\mathcal{U}(\pm\sqrt{6/\text{fan\_in}})`
     (``variance_scaling(2, "fan_in", "uniform")``, = ``kaiming_uniform(nonlinearity="relu")``).
@@ -433,6 +477,7 @@ def he_uniform(shape=None, *, seed, dtype=None, out=None, layout="torch", fan_in
                             out=out, layout=layout, fan_in=fan_in, fan_out=fan_out, region=region)
 
 
+@_cuda_out
 def he_normal(shape=None, *, seed, dtype=None, out=None, layout="torch", fan_in=None, fan_out=None, region=None):
     r"""Keras/JAX ``he_normal``: truncated normal with variance :math:`2/\text{fan\_in}`
     (``variance_scaling(2, "fan_in", "truncated_normal")``; torch's kaiming_normal is untruncated).
@@ -442,6 +487,7 @@ def he_normal(shape=None, *, seed, dtype=None, out=None, layout="torch", fan_in=
                             dtype=dtype, out=out, layout=layout, fan_in=fan_in, fan_out=fan_out, region=region)
 
 
+@_cuda_out
 def lecun_uniform(shape=None, *, seed, dtype=None, out=None, layout="torch", fan_in=None, fan_out=None,
                   region=None):
     r"""LeCun uniform: :math:`\mathcal{U}(\pm\sqrt{3/\text{fan\_in}})` (``variance_scaling(1, "fan_in", "uniform")``).
@@ -451,6 +497,7 @@ def lecun_uniform(shape=None, *, seed, dtype=None, out=None, layout="torch", fan
                             out=out, layout=layout, fan_in=fan_in, fan_out=fan_out, region=region)
 
 
+@_cuda_out
 def lecun_normal(shape=None, *, seed, dtype=None, out=None, layout="torch", fan_in=None, fan_out=None,
                  region=None):
     r"""Keras/JAX ``lecun_normal``: truncated normal with variance :math:`1/\text{fan\_in}`
@@ -461,6 +508,7 @@ def lecun_normal(shape=None, *, seed, dtype=None, out=None, layout="torch", fan_
                             dtype=dtype, out=out, layout=layout, fan_in=fan_in, fan_out=fan_out, region=region)
 
 
+@_cuda_out
 def fan_in_uniform(shape=None, *, seed, dtype=None, out=None, layout="torch", fan_in=None, fan_out=None,
                    region=None):
     r"""The classic "random uniform" :math:`\mathcal{U}(\pm 1/\sqrt{\text{fan\_in}})`: PyTorch's default for
@@ -475,6 +523,7 @@ def fan_in_uniform(shape=None, *, seed, dtype=None, out=None, layout="torch", fa
 # ---------------------------------------------------------------------------
 # Structured initializers
 # ---------------------------------------------------------------------------
+@_cuda_out_on_host
 def orthogonal(shape=None, *, seed, gain=1.0, dtype=None, out=None):
     r"""Saxe et al. (2013), as ``torch.nn.init.orthogonal_``: the ``Q`` of the QR
     decomposition of a standard normal ``(rows, cols)`` matrix (``rows = shape[0]``,
@@ -501,6 +550,7 @@ def orthogonal(shape=None, *, seed, gain=1.0, dtype=None, out=None):
     return target
 
 
+@_cuda_out_on_host
 def eye(shape=None, *, gain=1.0, dtype=None, out=None, region=None):
     r"""Identity matrix (``torch.nn.init.eye_``; Keras ``Identity(gain)``): ``gain`` on the diagonal, 0
     elsewhere, 2-d shapes only (rectangular allowed). With ``region=``, the block of that matrix.
@@ -522,6 +572,7 @@ def eye(shape=None, *, gain=1.0, dtype=None, out=None, region=None):
 identity = eye
 
 
+@_cuda_out_on_host
 def dirac(shape=None, *, groups=1, center="torch", dtype=None, out=None):
     r"""Dirac delta (``torch.nn.init.dirac_``): for 3-, 4- and 5-d conv weights ``(out, in, *kernel)``,
     1 at ``[g * out_per_group + d, d, c...]`` for every group ``g`` and ``d < min(out_per_group, in)``,
@@ -551,6 +602,7 @@ def dirac(shape=None, *, groups=1, center="torch", dtype=None, out=None):
     return target
 
 
+@_cuda_out_on_host
 def sparse(shape=None, *, seed, sparsity, std=0.01, dtype=None, out=None):
     r"""Martens (2010), as ``torch.nn.init.sparse_``: a 2-d matrix of :math:`\mathcal{N}(0, \text{std}^2)`
     values in which each column has exactly ``ceil(sparsity * rows)`` zeros at uniformly random rows.

@@ -48,7 +48,7 @@ NOT_RUN = {
     # set-up: creates .venv and installs (the main job then runs the whole benchmark report)
     ("README.md", "python3 -m venv .venv && .venv/bin/pip install -q -e '.[bench]' && .venv/bin/python -m fastinit.bench"),
     # set-up: creates .venv, installs, runs the whole test suite (what .ci/run runs)
-    ("README.md", "python3 -m venv .venv && .venv/bin/pip install -q torch==2.13.0 -e '.[test,torch,jax,dask]' && .venv/bin/python -m pytest"),
+    ("README.md", "python3 -m venv .venv && .venv/bin/pip install -q torch==2.13.0 -e '.[test,torch,jax,dask,cuda]' && .venv/bin/python -m pytest"),
     # the benchmark commands that produced docs/performance.md's figures: minutes each
     ("docs/performance.md", "# the main job's report (as committed: --output bench/results)"),
     # the test suite and its parts (this file among them)

@@ -1,0 +1,181 @@
+"""fastinit on NVIDIA GPUs: CUDA arrays filled in place, with the CPU's bits.
+
+Every fill and initializer of fastinit accepts, as ``out``, a CUDA array: an
+object with ``__cuda_array_interface__`` (CuPy arrays, torch CUDA tensors,
+Numba device arrays) or a Numba CUDA-simulator array. It is filled on its
+device by the kernels of ``fastinit.cuda._kernels`` (numba-cuda, the
+``fastinit[cuda]`` extra), and holds the same bits as the same call on a
+NumPy array: the element arithmetic is the CPU kernels' own source
+(``fastinit._kernels.counter_values``), compiled without fused multiply-adds
+(``fastinit.cuda._compile``).
+
+Example::
+
+    >>> import cupy, fastinit
+    >>> w = cupy.empty((4096, 4096), cupy.float32)
+    >>> fastinit.fill_normal(w, std=0.02, seed=0)   # on the GPU; == the NumPy fill
+"""
+
+import math
+import sys
+
+import numpy as np
+
+from .. import _formats
+
+__all__ = ["is_cuda_array", "available"]
+
+#: DLPack's device types of CUDA memory (kDLCUDA, kDLCUDAHost, kDLCUDAManaged).
+_DLPACK_CUDA = (2, 3, 13)
+
+
+def _simulated(out):
+    """Whether out is an array of Numba's CUDA simulator (which has no
+    ``__cuda_array_interface__``)."""
+    module = type(out).__module__
+    return module.startswith(("numba.cuda.simulator", "numba_cuda.numba.cuda.simulator"))
+
+
+def is_cuda_array(out):
+    """Whether ``out`` is memory on a CUDA device: an object with
+    ``__cuda_array_interface__``, a DLPack object on a CUDA device, or an
+    array of Numba's CUDA simulator."""
+    if isinstance(out, np.ndarray):
+        return False
+    if hasattr(out, "__cuda_array_interface__") or _simulated(out):
+        return True
+    device = getattr(out, "__dlpack_device__", None)
+    if device is None:
+        return False
+    try:
+        return device()[0] in _DLPACK_CUDA
+    except Exception:  # noqa: BLE001 - not a usable DLPack object: not a CUDA array
+        return False
+
+
+def available():
+    """Whether numba-cuda is installed (``pip install fastinit[cuda]``)."""
+    try:
+        import numba.cuda  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _numba_cuda():
+    try:
+        from numba import cuda
+    except ImportError as error:
+        raise ImportError("out is a CUDA array: filling it on the GPU needs numba-cuda "
+                          "(pip install 'fastinit[cuda]')") from error
+    return cuda
+
+
+def device_view(out):
+    """A Numba device array over ``out``'s memory (no copy), checked as
+    ``check_out`` checks NumPy arrays: TypeError or ValueError naming ``out``."""
+    cuda = _numba_cuda()
+    if _simulated(out):
+        view = out
+    elif hasattr(out, "__cuda_array_interface__"):
+        try:
+            interface = out.__cuda_array_interface__
+        except (TypeError, AttributeError, RuntimeError) as error:  # torch: bfloat16, a tensor that needs grad
+            raise TypeError(f"out has no usable __cuda_array_interface__: {error}") from error
+        if interface["data"][1]:
+            raise ValueError("out is read-only")
+        view = cuda.as_cuda_array(out)
+    else:
+        raise TypeError(f"out is a DLPack array on a CUDA device without __cuda_array_interface__ "
+                        f"({type(out).__name__}); pass a CuPy array, a torch tensor or a Numba device array")
+    if not _formats.is_supported(np.dtype(view.dtype)):
+        raise TypeError(f"out must have dtype float32, float64, float16 or bfloat16, got {view.dtype}")
+    return view
+
+
+def is_device_view(view):
+    """Whether ``view`` is what device_view returns (and no NumPy array)."""
+    return "numba" in sys.modules and not isinstance(view, np.ndarray) and (
+        _simulated(view) or type(view).__name__ in ("DeviceNDArray", "MappedNDArray"))
+
+
+def _contiguous_flat(view, stored):
+    """(a flat C-order view of view's elements as ``stored``, or None where
+    view is not C-contiguous)."""
+    if not view.is_c_contiguous():
+        return None
+    flat = view.reshape(view.size) if view.ndim != 1 else view
+    return flat.view(stored) if np.dtype(flat.dtype) != stored else flat
+
+
+def _write_through_scratch(view, stored, fill):
+    """fill(a contiguous scratch array of view's size), then copy it into
+    the strided view (on the device)."""
+    cuda = _numba_cuda()
+    scratch = cuda.device_array(view.size, stored)
+    fill(scratch)
+    target = view.view(stored) if np.dtype(view.dtype) != stored else view
+    target[...] = scratch.reshape(view.shape)
+
+
+def generate(view, params, fmt, distribution_id, seed, offset):
+    """Fill the device array ``view`` (from device_view) with stream elements
+    ``offset .. offset + view.size - 1`` (fastinit.distributions._generate's
+    arguments)."""
+    from ..bits import _key_words
+    from . import _kernels
+    dtype = np.dtype(view.dtype)
+    stored = _formats.kernel_dtype(dtype)
+    compute = _formats.compute_dtype(dtype)
+    k0, k1 = _key_words(seed)
+    words = (np.uint64(k0), np.uint64(k1), np.uint64(distribution_id), np.uint64(8 * compute.itemsize))
+    like = compute.type(0)
+    fmt = _kernels.NATIVE if fmt is None else fmt
+    per_block = (4 if compute.itemsize == 4 else 2) * _kernels.LANES
+
+    def fill(flat, first_offset):
+        n = flat.size
+        first = first_offset // per_block
+        head = first_offset - first * per_block
+        blocks = (head + n + per_block - 1) // per_block
+        _kernels.fill_counters[blocks, _kernels.LANES](flat, params, fmt, like, *words,
+                                                       np.uint64(first * _kernels.LANES), np.int64(head), np.int64(n))
+
+    flat = _contiguous_flat(view, stored)
+    if flat is not None:
+        fill(flat, offset)
+    else:
+        _write_through_scratch(view, stored, lambda scratch: fill(scratch, offset))
+    return view
+
+
+def fill_constant(view, stored_value):
+    """view[...] = the stored pattern or value (from _formats.encode)."""
+    from . import _kernels
+    dtype = np.dtype(view.dtype)
+    stored = _formats.kernel_dtype(dtype)
+    value = stored.type(stored_value)
+
+    def fill(flat):
+        n = flat.size
+        threads = 256
+        _kernels.fill_value[max(1, math.ceil(n / threads)), threads](flat, value, np.int64(n))
+
+    flat = _contiguous_flat(view, stored)
+    if flat is not None:
+        fill(flat)
+    else:
+        _write_through_scratch(view, stored, fill)
+    return view
+
+
+def copy_from_host(view, host):
+    """view[...] = host (a NumPy array of view's shape and dtype)."""
+    stored = _formats.kernel_dtype(np.dtype(view.dtype))
+    source = np.ascontiguousarray(host).view(stored).reshape(-1)
+    flat = _contiguous_flat(view, stored)
+    if flat is not None:
+        flat.copy_to_device(source)
+    else:
+        _write_through_scratch(view, stored, lambda scratch: scratch.copy_to_device(source))
+    return view

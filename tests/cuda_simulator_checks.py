@@ -1,0 +1,80 @@
+"""Run under Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1, set by
+tests/test_cuda.py): fastinit's GPU kernels, their Python source run thread by
+thread, fill simulated device arrays; each result is compared with the CPU
+fill of the same call, bit for bit. Prints one line per check, ``ok`` or
+``MISMATCH``, then ``done``. Arguments: ``big`` (the 65,536-element fills of
+every distribution and dtype) or ``small`` (the other truncated regimes, strided
+and region outputs, the schemes' ``out=``)."""
+
+import os
+import sys
+
+assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+
+import numpy as np  # noqa: E402
+from numba import cuda  # noqa: E402
+
+import fastinit  # noqa: E402
+from tests.stream_cases import CASES, DTYPES, fill  # noqa: E402
+
+
+def bits(a):
+    a = np.asarray(a)
+    return a.view(f"u{a.dtype.itemsize}")
+
+
+def device(shape, dtype):
+    return cuda.device_array(shape, np.dtype(dtype))
+
+
+def report(label, got, expected):
+    same = got.shape == expected.shape and np.array_equal(bits(got), bits(expected))
+    print(f"{'ok' if same else 'MISMATCH'} {label}", flush=True)
+
+
+def check_fill(dtype, label, distribution, arguments, n, offset, seed=11):
+    out = device(n, dtype)
+    returned = fill(out, distribution, arguments, seed, offset)
+    assert returned is out
+    report(f"{label} {np.dtype(dtype)} n={n} offset={offset}", out.copy_to_host(),
+           fill(np.empty(n, dtype), distribution, arguments, seed, offset))
+
+
+def big():
+    # uniform, normal (the float64 ziggurat's slow paths), the truncated normal with tails
+    for dtype in DTYPES:
+        for label, distribution, arguments in CASES:
+            if label in ("uniform", "normal", "truncated skewed"):
+                check_fill(dtype, label, distribution, arguments, 65_536 + 300, 700)
+
+
+def small():
+    for dtype in DTYPES:
+        for label, distribution, arguments in CASES:
+            if label not in ("uniform", "normal", "truncated skewed"):
+                check_fill(dtype, label, distribution, arguments, 3000, 2**34 - 1500)
+        # a strided view: every other column of a matrix
+        whole = device((40, 64), dtype)
+        host = np.zeros((40, 64), dtype)
+        fastinit.fill_constant(whole, 0.0)
+        fastinit.fill_normal(whole[:, ::2], 0.0, 3.0, seed=5, offset=9)
+        fastinit.fill_normal(host[:, ::2], 0.0, 3.0, seed=5, offset=9)
+        report(f"strided {np.dtype(dtype)}", whole.copy_to_host(), host)
+        # a region of a larger tensor, and schemes with out=
+        region = (slice(8, 40), slice(16, 40))
+        out = device((32, 24), dtype)
+        fastinit.truncated_normal((64, 48), std=0.5, region=region, out=out, seed=3)
+        report(f"region {np.dtype(dtype)}", out.copy_to_host(),
+               fastinit.truncated_normal((64, 48), std=0.5, region=region, dtype=dtype, seed=3))
+        for name, kwargs in (("kaiming_uniform", {"a": 5 ** 0.5}), ("xavier_normal", {}), ("orthogonal", {}),
+                             ("ones", {}), ("eye", {})):
+            out = device((48, 32), dtype)
+            seeded = {} if name in ("ones", "eye") else {"seed": 21}
+            assert getattr(fastinit, name)(out=out, **seeded, **kwargs) is out
+            report(f"{name} {np.dtype(dtype)}", out.copy_to_host(),
+                   getattr(fastinit, name)((48, 32), dtype=dtype, **seeded, **kwargs))
+
+
+if __name__ == "__main__":
+    {"big": big, "small": small}[sys.argv[1]]()
+    print("done")

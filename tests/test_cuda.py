@@ -1,0 +1,162 @@
+"""fastinit.cuda without a GPU: the kernels' PTX (compiled by numba-cuda's
+NVVM for sm_80 and sm_90, no driver needed) uses only correctly rounded IEEE
+arithmetic, and the kernels, run by Numba's CUDA simulator, give the CPU's
+bits (tests/cuda_simulator_checks.py). On a real GPU: bench/gpu.py."""
+
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+
+import numba
+import numpy as np
+import pytest
+
+if sys.platform == "darwin":  # numba-cuda's CUDA toolkit wheels exist for Linux and Windows only
+    pytest.skip("numba-cuda has no macOS build", allow_module_level=True)
+
+from numba import cuda, types  # noqa: E402
+
+import fastinit  # noqa: E402
+from fastinit import _formats  # noqa: E402
+from fastinit.cuda import _compile  # noqa: E402
+from fastinit.cuda import _kernels as gpu  # noqa: E402
+from tests.stream_cases import CASES, DTYPES, plan  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class _Device:
+    compute_capability = (9, 0)
+
+
+@pytest.fixture
+def no_driver_needed(monkeypatch):
+    """numba-cuda asks the current device for its compute capability when a
+    kernel calls other device functions; here there is no device (nor driver)."""
+    import numba.cuda.dispatcher
+    monkeypatch.setattr(numba.cuda.dispatcher, "get_current_device", lambda: _Device())
+
+
+def signatures():
+    """One fill_counters signature per kind of fill: output dtype (uint16 for
+    16-bit formats), parameter type, format type, stream dtype."""
+    found = {}
+    for dtype in DTYPES:
+        for label, distribution, arguments in CASES:
+            params, fmt, _ = plan(distribution, arguments, dtype)
+            fmt = gpu.NATIVE if fmt is None else fmt
+            signature = (types.Array(numba.from_dtype(_formats.kernel_dtype(dtype)), 1, "C"), numba.typeof(params),
+                         numba.typeof(fmt), numba.from_dtype(_formats.compute_dtype(dtype)),
+                         *([types.uint64] * 5), types.int64, types.int64)
+            found.setdefault(signature, f"{label}-{dtype}-{type(params).__name__}")
+    return found
+
+
+SIGNATURES = signatures()
+_FLOAT_OP = re.compile(r"^\s*(?:@%p\d+\s+)?((?:fma|mad|mul|add|sub|div|sqrt|rcp|rsqrt|ex2|lg2|sin|cos)"
+                       r"(?:\.[a-z0-9]+)*\.f(?:32|64))\b", re.M)
+
+
+def float_ops(ptx):
+    return Counter(_FLOAT_OP.findall(ptx))
+
+
+def assert_correctly_rounded(ptx):
+    ops = float_ops(ptx)
+    assert ops, "no float arithmetic found: the pattern does not match this PTX"
+    for op in ops:
+        name, *modifiers = op.split(".")
+        assert name in ("mul", "add", "sub", "div", "sqrt"), op  # no fma/mad, no approximate functions
+        assert modifiers[0] == "rn" and "approx" not in modifiers and "ftz" not in modifiers, op
+    assert ".approx" not in ptx and ".ftz" not in ptx
+
+
+@pytest.mark.parametrize("cc", [(8, 0), (9, 0)], ids=lambda cc: f"sm_{cc[0]}{cc[1]}")
+@pytest.mark.parametrize("signature", list(SIGNATURES), ids=list(SIGNATURES.values()))
+def test_ptx_has_only_correctly_rounded_arithmetic(no_driver_needed, signature, cc):
+    ptx, _ = cuda.compile_ptx(gpu.fill_counters.py_func, signature, cc=cc)
+    assert_correctly_rounded(ptx)
+
+
+def test_ptx_of_the_constant_fill(no_driver_needed):
+    for dtype in (np.float32, np.float64, np.uint16):
+        signature = (types.Array(numba.from_dtype(np.dtype(dtype)), 1, "C"), numba.from_dtype(np.dtype(dtype)),
+                     types.int64)
+        ptx, _ = cuda.compile_ptx(gpu.fill_value.py_func, signature, cc=(9, 0))
+        assert not float_ops(ptx) and "fma." not in ptx
+
+
+def test_without_the_exact_options_nvvm_contracts(no_driver_needed, monkeypatch):
+    """The check above can fail: NVVM's own defaults fuse the normal's and the
+    rationals' products and sums (fma.rn), in fastinit's kernels and in other
+    code, which the exact options leave alone."""
+    signature = next(s for s, name in SIGNATURES.items() if name.startswith("normal-float32"))
+    monkeypatch.setattr(_compile, "EXACT", {})
+    ptx, _ = cuda.compile_ptx(gpu.fill_counters.py_func, signature, cc=(9, 0))
+    assert any(op.startswith("fma.rn") for op in float_ops(ptx))
+    monkeypatch.undo()
+    monkeypatch.setattr(numba.cuda.dispatcher, "get_current_device", lambda: _Device())
+
+    def other_code(a, b, c):
+        a[0] = a[0] * b + c
+    ptx, _ = cuda.compile_ptx(other_code, (types.float32[::1], types.float32, types.float32), cc=(9, 0))
+    assert "fma.rn.f32" in ptx  # other Numba code in the process compiles as it would
+
+
+def test_the_kernels_are_compiled_without_link_time_optimization():
+    assert gpu.fill_counters.targetoptions["lto"] is False
+    assert gpu.fill_value.targetoptions["lto"] is False
+
+
+def test_numba_cuda_nvvm_is_wrapped_once():
+    from numba.cuda.cudadrv import nvvm
+    wrapped = nvvm.compile_ir
+    _compile.install()
+    assert nvvm.compile_ir is wrapped and wrapped.fastinit_exact
+
+
+def _simulate(part):
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=ROOT)
+    run = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "cuda_simulator_checks.py"), part],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=1800)
+    assert run.returncode == 0, run.stderr[-3000:]
+    lines = run.stdout.splitlines()
+    assert lines[-1] == "done"
+    return lines[:-1]
+
+
+@pytest.mark.parametrize("part, expected", [("big", 12), ("small", 4 * (5 + 2 + 5))])
+def test_simulated_gpu_fills_equal_the_cpu_fills(part, expected):
+    """Every distribution and dtype at 65,836 elements (the float64 ziggurat's
+    slow paths, the truncated normal's AS 241 tails), the other truncated
+    regimes near the counter's 2**32 carry, strided and region outputs, and
+    schemes with out=, on simulated device arrays."""
+    lines = _simulate(part)
+    assert len(lines) == expected
+    assert [line for line in lines if not line.startswith("ok ")] == []
+
+
+def test_cuda_arrays_are_recognized_and_checked():
+    assert not fastinit.cuda.is_cuda_array(np.empty(3))
+    assert not fastinit.cuda.is_cuda_array([1.0])
+
+    class ReadOnly:  # the CUDA array interface of memory that must not be written
+        __cuda_array_interface__ = {"shape": (4,), "typestr": "<f4", "data": (0, True), "version": 3}
+
+    assert fastinit.cuda.is_cuda_array(ReadOnly())
+    with pytest.raises(ValueError, match="out is read-only"):
+        fastinit.fill_uniform(ReadOnly(), seed=0)
+
+    class DLPackOnly:  # DLPack on a CUDA device (kDLCUDA = 2), no CUDA array interface
+        def __dlpack_device__(self):
+            return (2, 0)
+
+        def __dlpack__(self, stream=None):
+            raise AssertionError("not read")
+
+    with pytest.raises(TypeError, match="DLPack array on a CUDA device"):
+        fastinit.fill_normal(DLPackOnly(), seed=0)
+    with pytest.raises(TypeError, match="out must be a numpy.ndarray or a CUDA array, got list"):
+        fastinit.fill_normal([0.0], seed=0)
