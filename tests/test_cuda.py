@@ -160,3 +160,12 @@ def test_cuda_arrays_are_recognized_and_checked():
         fastinit.fill_normal(DLPackOnly(), seed=0)
     with pytest.raises(TypeError, match="out must be a numpy.ndarray or a CUDA array, got list"):
         fastinit.fill_normal([0.0], seed=0)
+
+
+def test_the_gpu_benchmark_runs_in_the_simulator():
+    """bench/gpu.py, the script for a real GPU, in the simulator on small fills."""
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    run = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "gpu.py"), "--simulate", "-n", "600"],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=1800)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert f"{len(CASES) * len(DTYPES)} of {len(CASES) * len(DTYPES)} cases equal the CPU bit for bit" in run.stdout

@@ -75,8 +75,8 @@ def device_view(out):
     """A Numba device array over ``out``'s memory (no copy), checked as
     ``check_out`` checks NumPy arrays: TypeError or ValueError naming ``out``."""
     cuda = _numba_cuda()
-    if _simulated(out):
-        view = out
+    if _simulated(out) or type(out).__name__ in ("DeviceNDArray", "MappedNDArray") and hasattr(out, "gpu_data"):
+        view = out  # a Numba device array already (its interface would lose a bfloat16 dtype: "<V2")
     elif hasattr(out, "__cuda_array_interface__"):
         try:
             interface = out.__cuda_array_interface__
