@@ -169,3 +169,15 @@ def test_the_gpu_benchmark_runs_in_the_simulator():
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=1800)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert f"{len(CASES) * len(DTYPES)} of {len(CASES) * len(DTYPES)} cases equal the CPU bit for bit" in run.stdout
+
+
+def test_without_numba_cuda_a_cuda_array_names_the_extra(monkeypatch):
+    """Numba's own older CUDA target is never used in numba-cuda's place."""
+    monkeypatch.setitem(sys.modules, "numba_cuda", None)  # import numba_cuda raises ImportError
+
+    class Writable:
+        __cuda_array_interface__ = {"shape": (4,), "typestr": "<f4", "data": (0, False), "version": 3}
+
+    assert not fastinit.cuda.available()
+    with pytest.raises(ImportError, match=r"needs numba-cuda \(pip install 'fastinit\[cuda\]'\)"):
+        fastinit.fill_uniform(Writable(), seed=0)

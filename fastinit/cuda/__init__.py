@@ -56,14 +56,18 @@ def is_cuda_array(out):
 def available():
     """Whether numba-cuda is installed (``pip install fastinit[cuda]``)."""
     try:
-        import numba.cuda  # noqa: F401
+        import numba_cuda  # noqa: F401
     except ImportError:
         return False
     return True
 
 
 def _numba_cuda():
+    """numba.cuda, from the numba-cuda package: Numba's own older CUDA target
+    (still in numba, deprecated) is not used, since the exact compilation
+    options (_compile) are made for numba-cuda's."""
     try:
+        import numba_cuda  # noqa: F401 - makes numba.cuda numba-cuda's
         from numba import cuda
     except ImportError as error:
         raise ImportError("out is a CUDA array: filling it on the GPU needs numba-cuda "
