@@ -608,7 +608,8 @@ def sparse(shape=None, *, seed, sparsity, std=0.01, dtype=None, out=None):
     values in which each column has exactly ``ceil(sparsity * rows)`` zeros at uniformly random rows.
 
     The values are the normal stream of ``seed``; the zero rows of each column are those holding
-    its smallest keys in the uniform stream of ``derive_seed(seed, "fastinit.sparse")``.
+    its smallest keys in the uniform stream of ``derive_seed(seed, "fastinit.sparse")`` (between
+    equal keys, the lower row).
 
     Example: ``fastinit.sparse((1024, 512), sparsity=0.9, seed=0)``."""
     target, full, _ = _target("sparse", shape, out, dtype, None)
@@ -623,9 +624,16 @@ def sparse(shape=None, *, seed, sparsity, std=0.01, dtype=None, out=None):
     zeros_per_column = math.ceil(sparsity * rows)
     if zeros_per_column and target.size:
         keys = fill_uniform(np.empty(full), seed=derive_seed(seed, "fastinit.sparse"))
-        chosen = np.argpartition(keys, zeros_per_column - 1, axis=0)[:zeros_per_column]
-        np.put_along_axis(target, chosen, 0, axis=0)
+        np.put_along_axis(target, _smallest_rows(keys, zeros_per_column), 0, axis=0)
     return target
+
+
+def _smallest_rows(keys, k):
+    """Per column of the 2-d ``keys``, the rows of its ``k`` smallest keys;
+    between equal keys the lower row first (a stable sort: the same rows
+    with any NumPy version, where ``argpartition``'s choice between equal
+    keys at the cut is unspecified)."""
+    return np.argsort(keys, axis=0, kind="stable")[:k]
 
 
 # ---------------------------------------------------------------------------

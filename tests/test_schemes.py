@@ -305,6 +305,26 @@ def test_sparse():
         fastinit.sparse((4, 4), sparsity=1.5, seed=0)
 
 
+def test_sparse_zero_rows_are_the_smallest_keys_equal_keys_by_lower_row():
+    """The rule of docs/stream-format.md, read as (key, row) order, on keys
+    with ties at the cut (which argpartition may break either way)."""
+    from fastinit.schemes import _smallest_rows
+    rng = np.random.default_rng(0)
+    keys = rng.integers(0, 4, size=(40, 25)).astype(np.float64)  # many equal keys in every column
+    for k in (1, 7, 20, 39):
+        chosen = _smallest_rows(keys, k)
+        for c in range(keys.shape[1]):
+            expected = sorted(range(keys.shape[0]), key=lambda r: (keys[r, c], r))[:k]
+            assert sorted(chosen[:, c].tolist()) == sorted(expected)
+    # and the zero rows of fastinit.sparse are those of its key stream
+    rows, cols = 50, 30
+    w = fastinit.sparse((rows, cols), sparsity=0.3, seed=4)
+    key_stream = fastinit.fill_uniform(np.empty((rows, cols)), seed=fastinit.derive_seed(4, "fastinit.sparse"))
+    for c in range(cols):
+        expected = sorted(range(rows), key=lambda r: (key_stream[r, c], r))[:math.ceil(0.3 * rows)]
+        assert sorted(np.flatnonzero(w[:, c] == 0).tolist()) == sorted(expected)
+
+
 # ---------------------------------------------------------------------------
 # Calling convention and errors
 # ---------------------------------------------------------------------------
