@@ -16,6 +16,7 @@ or ``layout="jax"`` (``(*kernel, in, out)``) or explicit axes say otherwise.
 """
 
 import functools
+import inspect
 import math
 import numbers
 import operator
@@ -199,32 +200,55 @@ def _squared(x):
 # ---------------------------------------------------------------------------
 # Calling convention: shape or out=, dtype, region
 # ---------------------------------------------------------------------------
-def _cuda_out(function):
-    """``function`` with a CUDA array as ``out=`` filled on its device (the
-    fills of fastinit.distributions take a device view); returns ``out``."""
+def _cuda_out(function, on_host=False):
+    """``function`` with two ways to the GPU (fastinit.cuda):
+
+    * ``out=`` a CUDA array: filled on its device (the fills of
+      fastinit.distributions take a device view), or, ``on_host`` (the
+      initializers that are no element-wise fill: a QR, scattered ones, a
+      sparsity pattern), computed in a host array of its shape and dtype and
+      copied to the device; returns ``out``;
+    * ``device="cuda"`` (or ``"cuda:N"``, N the device's number) instead of
+      ``out=``: a new Numba device array of the result's shape and dtype,
+      filled so; returns it. ``device="cpu"`` is the default: a NumPy array.
+    """
     @functools.wraps(function)
-    def with_cuda_out(*args, out=None, **kwargs):
+    def with_cuda_out(*args, out=None, device=None, **kwargs):
+        if device is not None and device != "cpu":
+            if out is not None:
+                raise ValueError("pass out= or device=, not both")
+            out = _new_device_array(function.__name__, args, kwargs, device)
         if out is None or isinstance(out, np.ndarray) or not is_cuda_array(out):
             return function(*args, out=out, **kwargs)
-        function(*args, out=device_view(out), **kwargs)
+        view = device_view(out)
+        if on_host:
+            host = function(*args, out=np.empty(view.shape, np.dtype(view.dtype)), **kwargs)
+            from .cuda import copy_from_host
+            copy_from_host(view, host)
+        else:
+            function(*args, out=view, **kwargs)
         return out
+    signature = inspect.signature(function)
+    with_cuda_out.__signature__ = signature.replace(parameters=[
+        *signature.parameters.values(), inspect.Parameter("device", inspect.Parameter.KEYWORD_ONLY, default=None)])
     return with_cuda_out
 
 
 def _cuda_out_on_host(function):
-    """``function`` with a CUDA array as ``out=`` computed in a host array of
-    its shape and dtype (the initializers that are no element-wise fill:
-    a QR, scattered ones, a sparsity pattern), then copied to the device."""
-    @functools.wraps(function)
-    def with_cuda_out(*args, out=None, **kwargs):
-        if out is None or isinstance(out, np.ndarray) or not is_cuda_array(out):
-            return function(*args, out=out, **kwargs)
-        view = device_view(out)
-        host = function(*args, out=np.empty(view.shape, np.dtype(view.dtype)), **kwargs)
-        from .cuda import copy_from_host
-        copy_from_host(view, host)
-        return out
-    return with_cuda_out
+    return _cuda_out(function, on_host=True)
+
+
+def _new_device_array(name, args, kwargs, device):
+    """An uninitialized device array for ``name(*args, **kwargs)``'s result."""
+    from .cuda import empty
+    shape = args[0] if args else kwargs.get("shape")
+    if shape is None:
+        raise TypeError(f"{name}() needs a shape with device=")
+    full = check_shape(shape)
+    region = kwargs.get("region")
+    result = full if region is None else region_shape(normalize_region(region, full))
+    dtype = _formats.resolve_dtype(np.float32 if kwargs.get("dtype") is None else kwargs["dtype"])
+    return empty(result, dtype, device)
 
 
 def _target(name, shape, out, dtype, region):

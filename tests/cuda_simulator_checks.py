@@ -66,6 +66,13 @@ def small():
         fastinit.truncated_normal((64, 48), std=0.5, region=region, out=out, seed=3)
         report(f"region {np.dtype(dtype)}", out.copy_to_host(),
                fastinit.truncated_normal((64, 48), std=0.5, region=region, dtype=dtype, seed=3))
+        # device= instead of out=: a new device array
+        made = fastinit.kaiming_normal((64, 48), region=region, dtype=dtype, seed=6, device="cuda")
+        report(f"device= region {np.dtype(dtype)}", made.copy_to_host(),
+               fastinit.kaiming_normal((64, 48), region=region, dtype=dtype, seed=6))
+        made = fastinit.orthogonal((24, 16), dtype=dtype, seed=6, device="cuda:0")
+        report(f"device= orthogonal {np.dtype(dtype)}", made.copy_to_host(),
+               fastinit.orthogonal((24, 16), dtype=dtype, seed=6))
         for name, kwargs in (("kaiming_uniform", {"a": 5 ** 0.5}), ("xavier_normal", {}), ("orthogonal", {}),
                              ("ones", {}), ("eye", {})):
             out = device((48, 32), dtype)

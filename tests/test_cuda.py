@@ -127,7 +127,7 @@ def _simulate(part):
     return lines[:-1]
 
 
-@pytest.mark.parametrize("part, expected", [("big", 12), ("small", 4 * (5 + 2 + 5))])
+@pytest.mark.parametrize("part, expected", [("big", 12), ("small", 4 * (5 + 2 + 2 + 5))])
 def test_simulated_gpu_fills_equal_the_cpu_fills(part, expected):
     """Every distribution and dtype at 65,836 elements (the float64 ziggurat's
     slow paths, the truncated normal's AS 241 tails), the other truncated
@@ -181,3 +181,14 @@ def test_without_numba_cuda_a_cuda_array_names_the_extra(monkeypatch):
     assert not fastinit.cuda.available()
     with pytest.raises(ImportError, match=r"needs numba-cuda \(pip install 'fastinit\[cuda\]'\)"):
         fastinit.fill_uniform(Writable(), seed=0)
+
+
+def test_device_argument_is_checked_before_anything():
+    with pytest.raises(ValueError, match="device must be 'cuda' or 'cuda:N', got 'gpu'"):
+        fastinit.normal((4, 4), seed=0, device="gpu")
+    with pytest.raises(ValueError, match="out= or device=, not both"):
+        fastinit.normal((4, 4), seed=0, out=np.empty((4, 4), np.float32), device="cuda")
+    with pytest.raises(TypeError, match="needs a shape with device="):
+        fastinit.normal(seed=0, device="cuda")
+    host = fastinit.normal((4, 4), seed=0, device="cpu")  # the default: a NumPy array
+    assert isinstance(host, np.ndarray) and np.array_equal(host, fastinit.normal((4, 4), seed=0))

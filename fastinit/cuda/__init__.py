@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import _formats
 
-__all__ = ["is_cuda_array", "available"]
+__all__ = ["is_cuda_array", "available", "empty"]
 
 #: DLPack's device types of CUDA memory (kDLCUDA, kDLCUDAHost, kDLCUDAManaged).
 _DLPACK_CUDA = (2, 3, 13)
@@ -73,6 +73,29 @@ def _numba_cuda():
         raise ImportError("out is a CUDA array: filling it on the GPU needs numba-cuda "
                           "(pip install 'fastinit[cuda]')") from error
     return cuda
+
+
+def _device_number(device):
+    """N of ``device``: "cuda" (the current device, None), "cuda:N"; else a
+    ValueError naming ``device``."""
+    if device == "cuda":
+        return None
+    if isinstance(device, str) and device.startswith("cuda:") and device[5:].isdigit():
+        return int(device[5:])
+    raise ValueError(f"device must be 'cuda' or 'cuda:N', got {device!r}")
+
+
+def empty(shape, dtype, device="cuda"):
+    """An uninitialized C-contiguous Numba device array of ``shape`` and
+    ``dtype`` on ``device`` ("cuda", the current device, or "cuda:N")."""
+    number = _device_number(device)
+    cuda = _numba_cuda()
+    if number is None:
+        return cuda.device_array(shape, np.dtype(dtype))
+    if number >= len(cuda.gpus):
+        raise ValueError(f"device={device!r}: there are {len(cuda.gpus)} CUDA devices")
+    with cuda.gpus[number]:
+        return cuda.device_array(shape, np.dtype(dtype))
 
 
 def device_view(out):
