@@ -217,7 +217,10 @@ def _cuda_out(function, on_host=False):
         if device is not None and device != "cpu":
             if out is not None:
                 raise ValueError("pass out= or device=, not both")
-            out = _new_device_array(function.__name__, args, kwargs, device)
+            from .cuda import on_device
+            with on_device(device):  # the new array, and the kernels that fill it, on that device
+                return with_cuda_out(*args, out=_new_device_array(function.__name__, args, kwargs, device),
+                                     **kwargs)
         if out is None or isinstance(out, np.ndarray) or not is_cuda_array(out):
             return function(*args, out=out, **kwargs)
         view = device_view(out)
@@ -570,7 +573,8 @@ def orthogonal(shape=None, *, seed, gain=1.0, dtype=None, out=None):
     orthonormal_columns(q, float(gain))  # in place; sign fix and gain included
     if rows < cols:
         q = q.T
-    target.reshape(rows, cols)[...] = q.astype(target.dtype) if target.dtype.itemsize == 2 else q
+    # into target itself: reshaping a non-contiguous target of 3 or more axes would give a copy
+    target[...] = (q.astype(target.dtype) if target.dtype.itemsize == 2 else q).reshape(target.shape)
     return target
 
 

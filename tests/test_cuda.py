@@ -192,3 +192,21 @@ def test_device_argument_is_checked_before_anything():
         fastinit.normal(seed=0, device="cuda")
     host = fastinit.normal((4, 4), seed=0, device="cpu")  # the default: a NumPy array
     assert isinstance(host, np.ndarray) and np.array_equal(host, fastinit.normal((4, 4), seed=0))
+
+
+def test_interfaces_that_cannot_be_given_or_overlap_are_refused():
+    class RequiresGrad:  # torch: a CUDA tensor that requires grad has no interface to give
+        @property
+        def __cuda_array_interface__(self):
+            raise RuntimeError("Can't get __cuda_array_interface__ on Variable that requires grad.")
+
+    assert fastinit.cuda.is_cuda_array(RequiresGrad())
+    with pytest.raises(TypeError, match=r"out has no usable __cuda_array_interface__.*param.detach\(\)"):
+        fastinit.xavier_uniform(out=RequiresGrad(), seed=1)
+
+    class Broadcast:  # a zero stride: every row is the same memory
+        __cuda_array_interface__ = {"shape": (4, 3), "strides": (0, 4), "typestr": "<f4", "data": (0, False),
+                                    "version": 3}
+
+    with pytest.raises(ValueError, match="overlapping elements"):
+        fastinit.fill_normal(Broadcast(), seed=0)

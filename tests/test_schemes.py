@@ -254,6 +254,17 @@ def test_orthogonal(shape):
     np.testing.assert_allclose(flat, expected, atol=1e-6)
 
 
+@pytest.mark.parametrize("make", [lambda: np.zeros((6, 4, 3), np.float32, order="F"),
+                                  lambda: np.zeros((8, 10, 5), np.float32)[1:7, ::-2, 1:4],
+                                  lambda: np.zeros((5, 4, 3, 3), np.float64).transpose(0, 2, 3, 1).copy().transpose(0, 3, 1, 2)],
+                         ids=["F-order", "strided view", "channels-last"])
+def test_orthogonal_fills_non_contiguous_outputs_of_any_rank(make):
+    out = make()
+    assert not out.flags.c_contiguous and out.ndim >= 3
+    assert fastinit.orthogonal(out=out, seed=1) is out
+    np.testing.assert_array_equal(out, fastinit.orthogonal(out.shape, dtype=out.dtype, seed=1))
+
+
 def test_orthogonal_is_haar_distributed():
     # Entries of a Haar orthogonal n x n matrix are nearly N(0, 1/n); the sign
     # fix matters: without it the diagonal would be biased.

@@ -162,6 +162,12 @@ def test_constants_eye_dirac_match_torch():
                            torch.nn.init.dirac_(torch.empty(8, 4, 3, 3, dtype=dtype), groups=2))
 
 
+def test_orthogonal_of_a_channels_last_weight():
+    w = torch.zeros(8, 4, 3, 3).to(memory_format=torch.channels_last)
+    ft.orthogonal_(w, seed=1)
+    assert torch.equal(w, torch.from_numpy(fastinit.orthogonal((8, 4, 3, 3), seed=1)))
+
+
 @pytest.mark.parametrize("shape", [(64, 64), (30, 50), (50, 30), (16, 4, 3, 3)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
 def test_orthogonal(shape, dtype):

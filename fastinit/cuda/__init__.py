@@ -42,7 +42,14 @@ def is_cuda_array(out):
     array of Numba's CUDA simulator."""
     if isinstance(out, np.ndarray):
         return False
-    if hasattr(out, "__cuda_array_interface__") or _simulated(out):
+    if _simulated(out):
+        return True
+    try:
+        getattr(out, "__cuda_array_interface__")
+        return True
+    except AttributeError:
+        pass
+    except Exception:  # noqa: BLE001 - it has one but cannot give it (torch: a tensor that requires grad)
         return True
     device = getattr(out, "__dlpack_device__", None)
     if device is None:
@@ -85,17 +92,36 @@ def _device_number(device):
     raise ValueError(f"device must be 'cuda' or 'cuda:N', got {device!r}")
 
 
+def on_device(device):
+    """A context in which Numba's current device is ``device`` ("cuda": the
+    current one; "cuda:N"): arrays made and kernels launched there are on it."""
+    import contextlib
+    number = _device_number(device)
+    if number is None:
+        return contextlib.nullcontext()
+    cuda = _numba_cuda()
+    if number >= len(cuda.gpus):
+        raise ValueError(f"device={device!r}: there are {len(cuda.gpus)} CUDA devices")
+    return cuda.gpus[number]
+
+
 def empty(shape, dtype, device="cuda"):
     """An uninitialized C-contiguous Numba device array of ``shape`` and
     ``dtype`` on ``device`` ("cuda", the current device, or "cuda:N")."""
-    number = _device_number(device)
-    cuda = _numba_cuda()
-    if number is None:
-        return cuda.device_array(shape, np.dtype(dtype))
-    if number >= len(cuda.gpus):
-        raise ValueError(f"device={device!r}: there are {len(cuda.gpus)} CUDA devices")
-    with cuda.gpus[number]:
-        return cuda.device_array(shape, np.dtype(dtype))
+    with on_device(device):
+        return _numba_cuda().device_array(shape, np.dtype(dtype))
+
+
+def _cuda_array_interface(out):
+    """out's ``__cuda_array_interface__``, None where it has none; a
+    TypeError naming out where it has one it cannot give."""
+    try:
+        return out.__cuda_array_interface__
+    except AttributeError:
+        return None
+    except Exception as error:  # noqa: BLE001 - torch: a tensor that requires grad
+        raise TypeError(f"out has no usable __cuda_array_interface__ ({error}); "
+                        f"for a torch parameter, pass param.detach()") from error
 
 
 def device_view(out):
@@ -104,14 +130,18 @@ def device_view(out):
     cuda = _numba_cuda()
     if _simulated(out) or type(out).__name__ in ("DeviceNDArray", "MappedNDArray") and hasattr(out, "gpu_data"):
         view = out  # a Numba device array already (its interface would lose a bfloat16 dtype: "<V2")
-    elif hasattr(out, "__cuda_array_interface__"):
-        try:
-            interface = out.__cuda_array_interface__
-        except (TypeError, AttributeError, RuntimeError) as error:  # torch: bfloat16, a tensor that needs grad
-            raise TypeError(f"out has no usable __cuda_array_interface__: {error}") from error
+    elif _cuda_array_interface(out) is not None:
+        interface = _cuda_array_interface(out)
         if interface["data"][1]:
             raise ValueError("out is read-only")
-        view = cuda.as_cuda_array(out)
+        strides = interface.get("strides")
+        if strides and any(st == 0 and n > 1 for st, n in zip(strides, interface["shape"])):
+            raise ValueError("out has overlapping elements (a zero stride): it cannot be filled element by element")
+        if not hasattr(cuda, "as_cuda_array"):
+            raise TypeError("Numba's CUDA simulator fills only its own device arrays (cuda.device_array)")
+        view = cuda.as_cuda_array(out)  # waits for the stream the interface names, if any
+        if np.dtype(view.dtype).kind == "V" and str(getattr(out, "dtype", "")) == "torch.bfloat16":
+            view = view.view(_formats.bfloat16_dtype())  # torch's interface says only "<V2"
     else:
         raise TypeError(f"out is a DLPack array on a CUDA device without __cuda_array_interface__ "
                         f"({type(out).__name__}); pass a CuPy array, a torch tensor or a Numba device array")
@@ -142,7 +172,13 @@ def _write_through_scratch(view, stored, fill):
     scratch = cuda.device_array(view.size, stored)
     fill(scratch)
     target = view.view(stored) if np.dtype(view.dtype) != stored else view
-    target[...] = scratch.reshape(view.shape)
+    value = scratch.reshape(view.shape)
+    if hasattr(target, "setitem"):  # a Numba device array: numba's indexing takes (), not Ellipsis
+        cuda.synchronize()  # the scratch is filled, whichever stream target's interface named
+        target.setitem((), value)
+        cuda.synchronize()  # the copy is done before the scratch is freed
+    else:  # the simulator's arrays (NumPy inside)
+        target[()] = value
 
 
 def generate(view, params, fmt, distribution_id, seed, offset):
