@@ -170,13 +170,18 @@ def truncated_probability(p, u):
     return lower if lower <= _F64(0.5) else -upper
 
 
+def _scalar_dtype(like):
+    """The Numba scalar type of like (an array, or a scalar of that type)."""
+    return getattr(like, "dtype", like)
+
+
 def _to_dtype_of(like, x):
     """Stub: x rounded to like's dtype."""
 
 
 @overload(_to_dtype_of, jit_options=INLINE_OPTIONS)
 def _to_dtype_of_overload(like, x):
-    if getattr(like, "dtype", like) == types.float32:  # like: an array, or a scalar of the dtype
+    if _scalar_dtype(like) == types.float32:
         return lambda like, x: _F32(x)
     return lambda like, x: _F64(x)
 
@@ -244,7 +249,7 @@ def _values(params, out, w0, w1, w2, w3):
 
 @overload(_values, jit_options=INLINE_OPTIONS)
 def _values_overload(params, out, w0, w1, w2, w3):
-    is32 = getattr(out, "dtype", out).bitwidth <= 32  # out: an array, or a scalar of the stream's dtype
+    is32 = _scalar_dtype(out).bitwidth <= 32
     name = getattr(params, "instance_class", None)
     if name is Uniform:
         if is32:
@@ -276,11 +281,6 @@ def _values_overload(params, out, w0, w1, w2, w3):
     if name is RawWords:
         return lambda params, out, w0, w1, w2, w3: (w0, w1, w2, w3)
     return None
-
-
-def _scalar_dtype(like):
-    """The Numba scalar type of like (an array, or a scalar of that type)."""
-    return getattr(like, "dtype", like)
 
 
 @inline
@@ -318,6 +318,12 @@ def _ziggurat_resolved(p, i, lo, hi, k0, k1):
     return _F64(p.mean) + _F64(p.std) * z
 
 
+@inline
+def _counter_words(c, k0, k1, c2, c3):
+    """The four Philox words of the stream's counter c."""
+    return philox4x32_10(c & _MASK32, c >> _U64(32), c2, c3, k0, k1)
+
+
 def _counter_values(params, like, c, k0, k1, c2, c3):
     """Stub: the E values of counter c of the stream, every element resolved."""
 
@@ -326,10 +332,7 @@ def _counter_values(params, like, c, k0, k1, c2, c3):
 def _counter_values_overload(params, like, c, k0, k1, c2, c3):
     kind = getattr(params, "instance_class", None)
     is32 = _scalar_dtype(like).bitwidth <= 32
-
-    def words(c, k0, k1, c2, c3):
-        return philox4x32_10(c & _MASK32, c >> _U64(32), c2, c3, k0, k1)
-    words = inline(words)
+    words = _counter_words
     if kind is TruncatedNormal and is32:
         def truncated32(params, like, c, k0, k1, c2, c3):
             w0, w1, w2, w3 = words(c, k0, k1, c2, c3)

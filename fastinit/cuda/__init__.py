@@ -17,7 +17,6 @@ Example::
 """
 
 import math
-import sys
 
 import numpy as np
 
@@ -130,8 +129,7 @@ def device_view(out):
     cuda = _numba_cuda()
     if _simulated(out) or type(out).__name__ in ("DeviceNDArray", "MappedNDArray") and hasattr(out, "gpu_data"):
         view = out  # a Numba device array already (its interface would lose a bfloat16 dtype: "<V2")
-    elif _cuda_array_interface(out) is not None:
-        interface = _cuda_array_interface(out)
+    elif (interface := _cuda_array_interface(out)) is not None:
         if interface["data"][1]:
             raise ValueError("out is read-only")
         strides = interface.get("strides")
@@ -148,12 +146,6 @@ def device_view(out):
     if not _formats.is_supported(np.dtype(view.dtype)):
         raise TypeError(f"out must have dtype float32, float64, float16 or bfloat16, got {view.dtype}")
     return view
-
-
-def is_device_view(view):
-    """Whether ``view`` is what device_view returns (and no NumPy array)."""
-    return "numba" in sys.modules and not isinstance(view, np.ndarray) and (
-        _simulated(view) or type(view).__name__ in ("DeviceNDArray", "MappedNDArray"))
 
 
 def _contiguous_flat(view, stored):
