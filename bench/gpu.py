@@ -14,8 +14,17 @@ Part 2 (throughput, float32/float64): medians of ``--rounds`` timed fills
 beside the device's own fill bandwidth (fastinit's constant kernel, and
 ``torch.empty(n, device="cuda").fill_(0)`` where torch has CUDA) and torch's
 CUDA ``uniform_``/``normal_``/``trunc_normal_``, CuPy's and JAX's generators
-where installed. Prints Markdown tables; ``--output`` writes the figures as JSON.
-Exits 1 if any case's bits differ.
+where installed.
+
+Part 3 (models, where torch has CUDA and transformers is installed): GPT-2
+(124M) and a 4-layer Llama built on the meta device, then
+``fastinit.torch.initialize(model, seed, device="cuda")``, compared tensor by
+tensor with ``initialize`` on the CPU, and timed (median of ``--rounds``, with
+the allocation) beside torch's own build on the GPU (``with
+torch.device("cuda"): Model(config)``, torch's generator).
+
+Prints Markdown tables; ``--output`` writes the figures as JSON. Exits 1 if any
+case's bits differ.
 """
 
 import argparse
@@ -147,6 +156,58 @@ def throughput(args):
     return rows
 
 
+def models(args):
+    """Part 3: transformers models initialized on the GPU against the CPU build, and timed."""
+    try:
+        import torch
+        import transformers
+    except ImportError:
+        print("| (torch or transformers not installed) | | | |")
+        return []
+    if not torch.cuda.is_available():
+        print("| (torch has no CUDA here) | | | |")
+        return []
+    import fastinit.torch as ft
+    configs = {
+        "gpt2 (124M)": (transformers.GPT2LMHeadModel, transformers.GPT2Config()),
+        "llama (4 layers, 2048 wide)": (transformers.LlamaForCausalLM, transformers.LlamaConfig(
+            num_hidden_layers=4, hidden_size=2048, intermediate_size=5632, num_attention_heads=16,
+            num_key_value_heads=4, vocab_size=32000)),
+    }
+    rows = []
+    for label, (model_class, config) in configs.items():
+        def ours():
+            with torch.device("meta"):
+                model = model_class(config)
+            return ft.initialize(model, 0, device="cuda")
+
+        def theirs():
+            with torch.device("cuda"):
+                return model_class(config)
+
+        gpu = ours()
+        cpu = ft.initialize(model_class(config), 0)
+        names = [name for name, a in cpu.state_dict().items()]
+        differing = [name for name, a in cpu.state_dict().items() if not torch.equal(gpu.state_dict()[name].cpu(), a)]
+        del gpu, cpu
+        times = {}
+        for what, build in (("fastinit", ours), ("torch", theirs)):
+            samples = []
+            for _ in range(args.rounds):
+                torch.cuda.synchronize()
+                start = time.perf_counter()
+                model = build()
+                torch.cuda.synchronize()
+                samples.append(time.perf_counter() - start)
+                del model
+            times[what] = statistics.median(samples)
+        ratio = times["fastinit"] / times["torch"]
+        rows.append({"model": label, "tensors": len(names), "differing": differing, "seconds": times, "ratio": ratio})
+        print(f"| {label} | {len(names) - len(differing)} of {len(names)} | {times['fastinit']:.3f} | "
+              f"{times['torch']:.3f} | {ratio:.2f}x |", flush=True)
+    return rows
+
+
 def main():
     args = parse()
     if args.simulate:
@@ -167,12 +228,18 @@ def main():
     if not args.simulate:
         print("\n## Throughput (medians)\n\n| library | dtype | what | G samples/s | GB/s |\n|---|---|---|---:|---:|")
         result["throughput"] = throughput(args)
+        print("\n## Models: initialize(device='cuda') vs the CPU build, and vs torch's own build on the GPU\n")
+        print("| model | tensors equal to the CPU's | fastinit s | torch s | ratio |\n|---|---:|---:|---:|---:|")
+        result["models"] = models(args)
     if args.output:
         with open(args.output, "w") as f:
             json.dump(result, f, indent=1)
     bad = [row for row in compared if row["mismatches"]]
     print(f"\n{len(compared) - len(bad)} of {len(compared)} cases equal the CPU bit for bit")
-    return 1 if bad else 0
+    models_differing = [row["model"] for row in result.get("models", ()) if row["differing"]]
+    if models_differing:
+        print(f"models with tensors that differ from the CPU build: {', '.join(models_differing)}")
+    return 1 if bad or models_differing else 0
 
 
 if __name__ == "__main__":

@@ -60,6 +60,18 @@ def small():
         fastinit.fill_normal(whole[:, ::2], 0.0, 3.0, seed=5, offset=9)
         fastinit.fill_normal(host[:, ::2], 0.0, 3.0, seed=5, offset=9)
         report(f"strided {np.dtype(dtype)}", whole.copy_to_host(), host)
+        # on a stream (fastinit.cuda.stream): the same bits, the stream restored after
+        on = cuda.stream()
+        with fastinit.cuda.stream(on):
+            assert fastinit.cuda.launch_stream() is on
+            flat = device(5000, dtype)
+            fastinit.fill_truncated_normal(flat, 0.0, 1.0, -0.5, 3.0, seed=4, offset=2**32 - 700)
+            fastinit.fill_uniform(whole[:, 1::2], -2.0, 1.0, seed=8)
+        assert fastinit.cuda.launch_stream() is None
+        report(f"stream contiguous {np.dtype(dtype)}", flat.copy_to_host(),
+               fastinit.fill_truncated_normal(np.empty(5000, dtype), 0.0, 1.0, -0.5, 3.0, seed=4, offset=2**32 - 700))
+        fastinit.fill_uniform(host[:, 1::2], -2.0, 1.0, seed=8)
+        report(f"stream strided {np.dtype(dtype)}", whole.copy_to_host(), host)
         # a region of a larger tensor, and schemes with out=
         region = (slice(8, 40), slice(16, 40))
         out = device((32, 24), dtype)

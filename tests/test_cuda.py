@@ -127,12 +127,13 @@ def _simulate(part):
     return lines[:-1]
 
 
-@pytest.mark.parametrize("part, expected", [("big", 12), ("small", 4 * (5 + 2 + 2 + 5))])
+@pytest.mark.parametrize("part, expected", [("big", 12), ("small", 4 * (5 + 2 + 2 + 2 + 5))])
 def test_simulated_gpu_fills_equal_the_cpu_fills(part, expected):
     """Every distribution and dtype at 65,836 elements (the float64 ziggurat's
     slow paths, the truncated normal's AS 241 tails), the other truncated
     regimes near the counter's 2**32 carry, strided and region outputs, and
-    schemes with out=, on simulated device arrays."""
+    schemes with out=, on simulated device arrays, also on a stream
+    (fastinit.cuda.stream)."""
     lines = _simulate(part)
     assert len(lines) == expected
     assert [line for line in lines if not line.startswith("ok ")] == []
@@ -210,3 +211,11 @@ def test_interfaces_that_cannot_be_given_or_overlap_are_refused():
 
     with pytest.raises(ValueError, match="overlapping elements"):
         fastinit.fill_normal(Broadcast(), seed=0)
+
+
+def test_stream_takes_streams_and_handles_only():
+    for bad in (None, True, -1, 1.5, "s"):
+        with pytest.raises(TypeError, match="stream needs a CUDA stream or its handle"):
+            with fastinit.cuda.stream(bad):
+                raise AssertionError("entered")
+    assert fastinit.cuda.launch_stream() is None

@@ -53,6 +53,8 @@ NOT_RUN = {
     ("docs/performance.md", "# the main job's report (as committed: --output bench/results)"),
     # the test suite and its parts (this file among them)
     ("docs/development.md", ".venv/bin/python -m pytest                        # everything, as CI runs it"),
+    # fastinit.torch on CUDA tensors: needs an NVIDIA GPU (tests/gpu/test_torch_cuda.py runs it there)
+    ("docs/gpu.md", "import torch, fastinit.torch as ft"),
     # PractRand / dieharder on gigabytes of output: hours, and tools outside the venv
     ("docs/development.md", "python bench/rng_battery.py --gb 8 | RNG_test stdin32 -tlmax 8GB"),
 }

@@ -307,3 +307,22 @@ def test_reset_parameters_keys_streams_by_name():
     assert torch.all(a["ln"].weight == 1)
     with pytest.raises(TypeError, match="torch.nn.Module"):
         ft.reset_parameters(torch.empty(3))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16], ids=str)
+def test_the_host_path_of_cuda_tensors_gives_the_direct_fill(dtype):
+    """Without numba-cuda a CUDA tensor is filled through a host tensor and a copy
+    (_tensors.through_host); here that path runs on CPU tensors (its copy is the
+    same torch call for any device): a strided view of a parameter that requires
+    grad gets the values of the direct fill, and the rest of it is untouched."""
+    from fastinit.torch._tensors import numpy_view, through_host
+    parameter = nn.Parameter(torch.full((30, 40), 7.0, dtype=dtype))
+    view = parameter[:, 1::3]
+    assert through_host(view, lambda v: fastinit.fill_normal(v, 0.5, 2.0, seed=9, offset=2**32 - 100)) is view
+    direct = torch.empty(view.shape, dtype=dtype)
+    fastinit.fill_normal(numpy_view(direct), 0.5, 2.0, seed=9, offset=2**32 - 100)
+    assert torch.equal(view.detach(), direct)
+    rest = torch.ones(30, 40, dtype=torch.bool)
+    rest[:, 1::3] = False
+    assert bool((parameter.detach()[rest] == 7.0).all())
+    assert parameter.requires_grad and parameter.grad_fn is None

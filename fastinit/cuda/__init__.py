@@ -16,13 +16,15 @@ Example::
     >>> fastinit.fill_normal(w, std=0.02, seed=0)   # on the GPU; == the NumPy fill
 """
 
+import contextlib
 import math
+import threading
 
 import numpy as np
 
 from .. import _formats
 
-__all__ = ["is_cuda_array", "available", "empty"]
+__all__ = ["is_cuda_array", "available", "empty", "stream"]
 
 #: DLPack's device types of CUDA memory (kDLCUDA, kDLCUDAHost, kDLCUDAManaged).
 _DLPACK_CUDA = (2, 3, 13)
@@ -104,6 +106,51 @@ def on_device(device):
     return cuda.gpus[number]
 
 
+class _Launch(threading.local):
+    stream = None  # None: Numba's default stream
+
+
+_launch = _Launch()
+
+
+@contextlib.contextmanager
+def stream(handle):
+    """A context in which this thread's GPU fills run on the CUDA stream
+    ``handle``, in that stream's order with the work already queued there, and
+    without synchronizing the device (a strided output waits for that stream
+    alone). ``handle``: a Numba stream, a torch or CuPy stream (their
+    ``cuda_stream``/``ptr``), or a raw ``cudaStream_t`` as an int. Outside
+    such a context the kernels run on Numba's default stream.
+
+    Example::
+
+        >>> s = torch.cuda.Stream()
+        >>> with torch.cuda.stream(s), fastinit.cuda.stream(s):
+        ...     fastinit.fill_normal(w, std=0.02, seed=0)   # queued on s
+    """
+    cuda = _numba_cuda()
+    if isinstance(handle, bool) or handle is None:
+        raise TypeError(f"stream needs a CUDA stream or its handle, got {handle!r}")
+    if hasattr(handle, "auto_synchronize"):  # a Numba stream (a real one or the simulator's)
+        numba_stream = handle
+    else:
+        raw = getattr(handle, "cuda_stream", getattr(handle, "ptr", handle))
+        if not isinstance(raw, int) or raw < 0:
+            raise TypeError(f"stream needs a CUDA stream or its handle, got {handle!r}")
+        numba_stream = cuda.external_stream(raw) if raw else cuda.default_stream()
+    previous = _launch.stream
+    _launch.stream = numba_stream
+    try:
+        yield numba_stream
+    finally:
+        _launch.stream = previous
+
+
+def launch_stream():
+    """The Numba stream this thread's fills run on (``stream``); None: the default."""
+    return _launch.stream
+
+
 def empty(shape, dtype, device="cuda"):
     """An uninitialized C-contiguous Numba device array of ``shape`` and
     ``dtype`` on ``device`` ("cuda", the current device, or "cuda:N")."""
@@ -161,14 +208,19 @@ def _write_through_scratch(view, stored, fill):
     """fill(a contiguous scratch array of view's size), then copy it into
     the strided view (on the device)."""
     cuda = _numba_cuda()
-    scratch = cuda.device_array(view.size, stored)
+    on = launch_stream()
+    scratch = cuda.device_array(view.size, stored, stream=on or 0)
     fill(scratch)
     target = view.view(stored) if np.dtype(view.dtype) != stored else view
     value = scratch.reshape(view.shape)
     if hasattr(target, "setitem"):  # a Numba device array: numba's indexing takes (), not Ellipsis
-        cuda.synchronize()  # the scratch is filled, whichever stream target's interface named
-        target.setitem((), value)
-        cuda.synchronize()  # the copy is done before the scratch is freed
+        if on is None:
+            cuda.synchronize()  # the scratch is filled, whichever stream target's interface named
+            target.setitem((), value)
+            cuda.synchronize()  # the copy is done before the scratch is freed
+        else:  # in the stream's order; it alone is waited for before the scratch is freed
+            target.setitem((), value, stream=on)
+            on.synchronize()
     else:  # the simulator's arrays (NumPy inside)
         target[()] = value
 
@@ -193,7 +245,7 @@ def generate(view, params, fmt, distribution_id, seed, offset):
         first = first_offset // per_block
         head = first_offset - first * per_block
         blocks = (head + n + per_block - 1) // per_block
-        _kernels.fill_counters[blocks, _kernels.LANES](flat, params, fmt, like, *words,
+        _kernels.fill_counters[blocks, _kernels.LANES, launch_stream() or 0](flat, params, fmt, like, *words,
                                                        np.uint64(first * _kernels.LANES), np.int64(head), np.int64(n))
 
     flat = _contiguous_flat(view, stored)
@@ -214,7 +266,7 @@ def fill_constant(view, stored_value):
     def fill(flat):
         n = flat.size
         threads = 256
-        _kernels.fill_value[max(1, math.ceil(n / threads)), threads](flat, value, np.int64(n))
+        _kernels.fill_value[max(1, math.ceil(n / threads)), threads, launch_stream() or 0](flat, value, np.int64(n))
 
     flat = _contiguous_flat(view, stored)
     if flat is not None:
@@ -230,7 +282,7 @@ def copy_from_host(view, host):
     source = np.ascontiguousarray(host).view(stored).reshape(-1)
     flat = _contiguous_flat(view, stored)
     if flat is not None:
-        flat.copy_to_device(source)
+        flat.copy_to_device(source, stream=launch_stream() or 0)
     else:
-        _write_through_scratch(view, stored, lambda scratch: scratch.copy_to_device(source))
+        _write_through_scratch(view, stored, lambda scratch: scratch.copy_to_device(source, stream=launch_stream() or 0))
     return view

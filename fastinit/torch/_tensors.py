@@ -24,10 +24,43 @@ PLAIN_TYPES = (torch.Tensor, torch.nn.Parameter, torch.nn.Buffer) if hasattr(tor
 
 def fillable(tensor):
     """True where fastinit's kernels can fill ``tensor`` in place: a plain CPU
-    tensor, strided, of a float dtype, not a lazily negated view. (A lazily
-    conjugated view and a quantized tensor have complex and quantized dtypes.)"""
-    return (type(tensor) in PLAIN_TYPES and tensor.is_cpu and tensor.dtype in FILLABLE_DTYPES
+    or CUDA tensor (``on_gpu``), strided, of a float dtype, not a lazily
+    negated view. (A lazily conjugated view and a quantized tensor have
+    complex and quantized dtypes.)"""
+    return (type(tensor) in PLAIN_TYPES and (tensor.is_cpu or tensor.is_cuda) and tensor.dtype in FILLABLE_DTYPES
             and tensor.layout == torch.strided and not tensor.is_neg())
+
+
+def on_gpu(tensor, write):
+    """``write(array)`` for the fillable CUDA tensor ``tensor``, where
+    ``array`` stands for all of its elements (shape and C order), and the
+    fill functions of fastinit take it as ``out``:
+
+    * with numba-cuda (``fastinit[cuda]``): a Numba device array over the
+      tensor's memory, filled on its GPU by fastinit.cuda's kernels, queued on
+      torch's current CUDA stream of its device (no synchronization);
+    * without: a NumPy view of a CPU tensor of its shape and dtype, filled on
+      the host and then copied into it (the same bits, slower).
+
+    Returns ``tensor``."""
+    from .. import cuda
+    if cuda.available():
+        device = tensor.device
+        with torch.cuda.device(device), cuda.on_device(f"cuda:{device.index}"), \
+                cuda.stream(torch.cuda.current_stream(device).cuda_stream):
+            write(cuda.device_view(tensor.detach()))
+        return tensor
+    return through_host(tensor, write)
+
+
+def through_host(tensor, write):
+    """``write(array)`` into a NumPy view of a new CPU tensor of ``tensor``'s
+    shape and dtype, then that tensor copied into ``tensor`` (any device)."""
+    host = torch.empty(tensor.shape, dtype=tensor.dtype)
+    write(numpy_view(host))
+    with torch.no_grad():
+        tensor.detach().copy_(host)
+    return tensor
 
 
 def numpy_view(tensor):
@@ -79,13 +112,6 @@ def seed_from_generator(generator):
     return view.item(0) | view.item(1) << 32
 
 
-def as_numpy(tensor):
-    """The NumPy view of a fillable tensor, or None."""
-    if not isinstance(tensor, torch.Tensor):
-        raise TypeError(f"tensor must be a torch.Tensor, got {type(tensor).__name__}")
-    return numpy_view(tensor) if fillable(tensor) else None
-
-
 # ---------------------------------------------------------------------------
 # Fresh memory: transparent huge pages before the first touch
 # ---------------------------------------------------------------------------
@@ -95,7 +121,7 @@ def advise_huge_pages(tensor):
     before the fill first touches it (torch's CPU allocator hands out fresh
     anonymous memory for large tensors); see ``fastinit._buffers`` for when
     that pays. A no-op otherwise."""
-    if _buffers.HUGE_PAGES and tensor.is_contiguous():
+    if _buffers.HUGE_PAGES and tensor.is_cpu and tensor.is_contiguous():
         _buffers.advise_huge_pages(tensor.data_ptr(), tensor.numel() * tensor.element_size())
 
 
@@ -152,6 +178,6 @@ def values_at(view, base, whole):
     if base.is_contiguous():
         layout = whole.contiguous()
     else:
-        layout = torch.empty_strided(base.shape, base.stride(), dtype=whole.dtype)
+        layout = torch.empty_strided(base.shape, base.stride(), dtype=whole.dtype, device=whole.device)
         layout.copy_(whole)
     return layout.as_strided(view.shape, view.stride(), view.storage_offset() - base.storage_offset())

@@ -2,16 +2,18 @@
 
 Every function of ``torch.nn.init`` is here with the same name, signature and
 semantics (PyTorch's ``(out, in, *kernel)`` layout, absolute truncation bounds,
-untruncated ``xavier_normal_``/``kaiming_normal_``), filling CPU tensors of
-dtype float32, float64, float16 and bfloat16 in place, without a copy
-(non-contiguous tensors included). Each takes one extra keyword, ``seed``:
+untruncated ``xavier_normal_``/``kaiming_normal_``), filling CPU and CUDA
+tensors of dtype float32, float64, float16 and bfloat16 in place
+(non-contiguous tensors included): CPU tensors without a copy, CUDA tensors on
+their GPU with the CPU's bits (``fastinit[cuda]``; without numba-cuda, filled
+on the host and copied). Each takes one extra keyword, ``seed``:
 
 * ``seed=None`` (default): the seed is drawn from ``generator``, or from
   torch's global generator, so ``torch.manual_seed`` makes runs reproducible;
 * ``seed=s``: the values are fastinit's stream of ``s``.
 
-Tensors these kernels cannot fill (CUDA, meta, integer dtypes) go to torch's
-own function unchanged.
+Tensors these kernels cannot fill (meta, other devices, integer dtypes) go to
+torch's own function unchanged.
 
 Inside ``fastinit.torch.fast_init`` or ``fastinit.torch.initialize``, a call
 without ``seed=`` and ``generator=`` takes its stream from the active context,
@@ -35,7 +37,7 @@ from ..distributions import _normal, _truncated_normal, _uniform, fill_constant
 from ..schemes import calculate_gain
 from . import _state
 from ._dtensor import global_boxes, is_dtensor, local_of
-from ._tensors import advise_huge_pages, fill_target, fillable, numpy_view, seed_from_generator
+from ._tensors import advise_huge_pages, fill_target, fillable, numpy_view, on_gpu, seed_from_generator
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
@@ -81,18 +83,27 @@ def _filled(name, tensor, fill, *fallback_args, seed=None, generator=None, rando
     if random and _delegated(seed, generator):
         return _TORCH[name](tensor, *fallback_args)
     if fillable(tensor):
+        stream = _seed(seed, generator) if random else None
+        if tensor.is_cuda:
+            return on_gpu(tensor, lambda view: fill(view, stream))
         advise_huge_pages(tensor)
-        fill(fill_target(tensor) if by_address else numpy_view(tensor), _seed(seed, generator) if random else None)
+        fill(fill_target(tensor) if by_address else numpy_view(tensor), stream)
         return tensor
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"tensor must be a torch.Tensor, got {type(tensor).__name__}")
     if random and is_dtensor(tensor) and fillable(local_of(tensor)):
         boxes = global_boxes(tensor)  # placements without element positions raise before any write
         local = local_of(tensor)
+        stream = _seed(seed, generator)
+
+        def boxes_of(view):
+            for index, bounds in boxes:
+                fill(view[index], stream, shape=tuple(tensor.shape), region=bounds)
+        if local.is_cuda:
+            on_gpu(local, boxes_of)
+            return tensor
         advise_huge_pages(local)
-        view, stream = numpy_view(local), _seed(seed, generator)
-        for index, bounds in boxes:
-            fill(view[index], stream, shape=tuple(tensor.shape), region=bounds)
+        boxes_of(numpy_view(local))
         return tensor
     return _TORCH[name](tensor, *fallback_args)
 

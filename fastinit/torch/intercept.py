@@ -49,7 +49,7 @@ from ..distributions import _normal, _truncated_normal, _uniform
 from ..schemes import calculate_gain
 from . import _state
 from ._dtensor import global_boxes, is_dtensor, local_of
-from ._tensors import (advise_huge_pages, fill_target, fillable, flat_offset, inside, numpy_view, same_geometry,
+from ._tensors import (advise_huge_pages, fill_target, fillable, flat_offset, inside, numpy_view, on_gpu, same_geometry,
                        seed_from_generator, storage_key, values_at)
 
 __all__ = ["fast_init"]
@@ -70,11 +70,19 @@ def write(distribution, params, tensor, seed, offset=0):
     if is_dtensor(tensor):
         boxes = global_boxes(tensor)  # raises for placements without element positions
         local = local_of(tensor)
+
+        def boxes_of(view):
+            for index, bounds in boxes:
+                fill_region(lambda part, offset: fill(part, params, seed, offset), view[index], tuple(tensor.shape),
+                            bounds)
+        if local.is_cuda:
+            on_gpu(local, boxes_of)
+            return tensor
         advise_huge_pages(local)
-        view = numpy_view(local)
-        for index, bounds in boxes:
-            fill_region(lambda part, offset: fill(part, params, seed, offset), view[index], tuple(tensor.shape),
-                        bounds)
+        boxes_of(numpy_view(local))
+        return tensor
+    if tensor.is_cuda:
+        on_gpu(tensor, lambda view: fill(view, params, seed, offset))
         return tensor
     advise_huge_pages(tensor)
     fill(fill_target(tensor), params, seed, offset)
@@ -307,7 +315,7 @@ def _torch_normal(ctx, func, args, kwargs):
 
 
 def _linalg_qr(ctx, func, args, kwargs):
-    """``torch.linalg.qr`` of a CPU float32/float64 matrix with at least as many
+    """``torch.linalg.qr`` of a CPU or CUDA float32/float64 matrix with at least as many
     rows as columns, reduced: fastinit's Householder QR (``fastinit._qr``: the
     same bits on every machine; LAPACK's depend on the build and the CPU), in
     float64, rounded to the matrix's dtype. Anything else is torch's."""
@@ -319,13 +327,14 @@ def _linalg_qr(ctx, func, args, kwargs):
     except TypeError:
         return func(*args, **kwargs)
     if (out is not None or mode != "reduced" or not isinstance(matrix, torch.Tensor) or type(matrix) not in
-            (torch.Tensor, torch.nn.Parameter) or not matrix.is_cpu or matrix.dtype not in (torch.float32, torch.float64)
+            (torch.Tensor, torch.nn.Parameter) or not (matrix.is_cpu or matrix.is_cuda) or matrix.dtype not in (torch.float32, torch.float64)
             or matrix.layout != torch.strided or matrix.ndim != 2 or matrix.shape[0] < matrix.shape[1]
             or matrix.numel() == 0 or (matrix.requires_grad and torch.is_grad_enabled())):
         return func(*args, **kwargs)
-    with torch._C.DisableTorchFunction():
-        q, r = _qr.qr(matrix.detach().resolve_neg().numpy())
-        return torch.return_types.linalg_qr((torch.from_numpy(q).to(matrix.dtype), torch.from_numpy(r).to(matrix.dtype)))
+    with torch._C.DisableTorchFunction():  # a CUDA matrix's QR is computed on the host (the same bits), then moved
+        q, r = _qr.qr(matrix.detach().resolve_neg().cpu().numpy())
+        return torch.return_types.linalg_qr((torch.from_numpy(q).to(matrix.device, matrix.dtype),
+                                             torch.from_numpy(r).to(matrix.device, matrix.dtype)))
 
 
 def _scratch(ctx, func, args, kwargs):
@@ -519,7 +528,7 @@ class NamedStreams(Streams):
             return functools.partial(write, distribution, params, tensor, seed, offset)
 
         def strided():  # a strided view: the parameter's stream at the view's positions
-            whole = write(distribution, params, torch.empty(base.shape, dtype=base.dtype), seed)
+            whole = write(distribution, params, torch.empty(base.shape, dtype=base.dtype, device=base.device), seed)
             tensor.copy_(values_at(tensor, base, whole))
 
         return strided
