@@ -3,6 +3,7 @@ NVVM for sm_80 and sm_90, no driver needed) uses only correctly rounded IEEE
 arithmetic, and the kernels, run by Numba's CUDA simulator, give the CPU's
 bits (tests/cuda_simulator_checks.py). On a real GPU: bench/gpu.py."""
 
+import math
 import os
 import re
 import subprocess
@@ -219,3 +220,94 @@ def test_stream_takes_streams_and_handles_only():
             with fastinit.cuda.stream(bad):
                 raise AssertionError("entered")
     assert fastinit.cuda.launch_stream() is None
+
+
+# ---------------------------------------------------------------------------
+# The machine code: ptxas (the NVIDIA wheels of the test extra) assembles the
+# PTX for sm_80 and sm_90, nvdisasm prints the SASS.
+# ---------------------------------------------------------------------------
+_FMA = re.compile(r"\b([A-Z]*FMA[A-Z0-9]*)((?:\.[A-Z0-9_]+)*)\s+([^;]*);")
+
+
+def _tool(name):
+    from cuda.pathfinder import find_nvidia_binary_utility
+    found = find_nvidia_binary_utility(name)
+    assert found, f"{name} not found: the test extra installs cuda-toolkit[nvcc,nvdisasm]"
+    return found
+
+
+def sass(ptx, cc, tmp_path):
+    source, cubin = tmp_path / "kernel.ptx", tmp_path / "kernel.cubin"
+    source.write_text(ptx)
+    subprocess.run([_tool("ptxas"), f"-arch=sm_{cc[0]}{cc[1]}", str(source), "-o", str(cubin)], check=True)
+    return subprocess.run([_tool("nvdisasm"), str(cubin)], check=True, capture_output=True, text=True).stdout
+
+
+def fused(code):
+    """The fused multiply-adds of SASS code by kind (FFMA, DFMA, HFMA2, ...),
+    leaving out HFMA2.MMA of zero registers, ptxas's idiom for loading a
+    constant into a register (-RZ * RZ + immediates: no arithmetic)."""
+    found = Counter()
+    for kind, modifiers, operands in _FMA.findall(code):
+        if kind == "HFMA2" and re.match(r"R\d+, -RZ, RZ, ", operands):
+            continue
+        found[kind] += 1
+    return found
+
+
+def _division_and_root_fmas(cc, tmp_path):
+    """What ptxas's correctly rounded div.rn/sqrt.rn use, per kind of
+    operation: (fused multiply-adds inline at each use, those of the slow-path
+    routine it adds once), measured on kernels with one and two such operations."""
+    def div1(a):
+        a[0] = a[0] / a[1]
+
+    def div2(a):
+        a[0] = a[0] / a[1]
+        a[2] = a[2] / a[3]
+
+    def sqrt1(a):
+        a[0] = math.sqrt(a[0])
+
+    def sqrt2(a):
+        a[0] = math.sqrt(a[0])
+        a[1] = math.sqrt(a[1])
+
+    per_op = {}
+    for name, one, two in (("div", div1, div2), ("sqrt", sqrt1, sqrt2)):
+        for t in (types.float32, types.float64):
+            c1, c2 = (fused(sass(cuda.compile_ptx(f, (t[::1],), cc=cc)[0], cc, tmp_path)) for f in (one, two))
+            per_op[f"{name}.rn.f{t.bitwidth}"] = {k: (c2[k] - c1[k], 2 * c1[k] - c2[k]) for k in c1 | c2}
+    return per_op
+
+
+@pytest.mark.parametrize("cc", [(8, 0), (9, 0)], ids=lambda cc: f"sm_{cc[0]}{cc[1]}")
+def test_sass_fuses_nothing_outside_division_and_square_root(no_driver_needed, cc, tmp_path):
+    """In the SASS of every kernel specialization, the only fused multiply-adds
+    are those of the correctly rounded divisions and square roots (ptxas's own
+    routines, which round correctly): exactly as many as those operations of
+    the PTX take in kernels that do nothing else."""
+    per_op = _division_and_root_fmas(cc, tmp_path)
+    assert per_op["div.rn.f32"]["FFMA"][0] > 0  # the calibration sees the routines' FFMAs
+    for signature, name in SIGNATURES.items():
+        ptx, _ = cuda.compile_ptx(gpu.fill_counters.py_func, signature, cc=cc)
+        ops = float_ops(ptx)
+        expected = Counter()
+        for op, counts in per_op.items():
+            if ops[op]:
+                for kind, (inline, routine) in counts.items():
+                    expected[kind] += ops[op] * inline + routine
+        assert fused(sass(ptx, cc, tmp_path)) == +expected, name
+
+
+def test_sass_check_finds_contracted_products(no_driver_needed, monkeypatch, tmp_path):
+    """Without the exact options, the same count finds the fused products."""
+    per_op = _division_and_root_fmas((9, 0), tmp_path)
+    monkeypatch.setattr(_compile, "EXACT", {})
+    for signature, name in SIGNATURES.items():
+        if name.startswith(("normal-float32", "uniform-float64")):
+            ptx, _ = cuda.compile_ptx(gpu.fill_counters.py_func, signature, cc=(9, 0))
+            ops = float_ops(ptx)
+            allowed = sum(ops[op] * inline + routine for op, counts in per_op.items() if ops[op]
+                          for inline, routine in counts.values())
+            assert sum(fused(sass(ptx, (9, 0), tmp_path)).values()) > allowed, name
