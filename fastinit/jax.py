@@ -11,11 +11,15 @@ bounds in multiples of ``stddev``, ``uniform`` on ``[0, scale)``,
 
 The seed is derived from the key: ``derive_seed(0, "fastinit.jax", hex of the
 key's data)``, so the same key gives the same values on any machine and
-thread count, and different keys give independent streams. Values are
-computed on the host into a 64-byte-aligned buffer, which ``jax.device_put``
-adopts without a copy on the CPU backend (a GPU or TPU device gets one
-host-to-device copy); inside ``jax.jit`` the initializer runs through
-``jax.pure_callback``, whose result JAX copies into a buffer it owns.
+thread count, and different keys give independent streams. Where JAX's
+default device is an NVIDIA GPU and numba-cuda is installed
+(``fastinit[cuda]``), the values are computed on that GPU (fastinit.cuda: the
+same bits as on the CPU) into a device buffer that JAX adopts through DLPack
+without a copy. Otherwise they are computed on the host into a
+64-byte-aligned buffer, which ``jax.device_put`` adopts without a copy on the
+CPU backend (another device gets one host-to-device copy). Inside ``jax.jit``
+the initializer runs on the host through ``jax.pure_callback``, whose result
+JAX copies into a buffer it owns.
 
 Example::
 
@@ -60,9 +64,35 @@ def _default_dtype(dtype):
     return jax.dtypes.canonicalize_dtype(dtype if dtype is not None else jnp.float_)
 
 
-def _initializer(fill_host, default=None):
-    """init(key, shape, dtype) running ``fill_host(seed, out)`` on an aligned host
-    buffer, which ``jax.device_put`` adopts without a copy on the CPU backend."""
+def gpu_device():
+    """JAX's default device where it is a CUDA GPU and fastinit can fill its
+    memory (numba-cuda installed); else None."""
+    device = jax.config.jax_default_device  # None, a device, or a platform's name
+    device = device if hasattr(device, "platform") else jax.devices(device)[0]
+    if device.platform != "gpu" or "cuda" not in getattr(device.client, "platform_version", "").lower():
+        return None
+    from . import cuda
+    return device if cuda.available() else None
+
+
+def on_gpu(device, shape, dtype, fill):
+    """``fill(out)`` on a new Numba device array of ``shape`` and ``dtype`` on
+    the JAX GPU ``device``, handed to JAX through DLPack (no copy) once the
+    fill is done."""
+    from . import cuda
+    from .cuda import _dlpack
+    with cuda.on_device(f"cuda:{device.local_hardware_id}"):
+        out = cuda.empty(shape, np.dtype(dtype))
+        fill(out)
+        done = cuda._numba_cuda().default_stream().synchronize  # the fill ran on Numba's default stream
+        return _dlpack.hand_over(functools.partial(jax.dlpack.from_dlpack, device=device), out, ready=done)
+
+
+def _initializer(fill_host, default=None, host_only=False):
+    """init(key, shape, dtype) running ``fill_host(seed, out)`` on a device
+    buffer of JAX's default GPU (``on_gpu``), or on an aligned host buffer,
+    which ``jax.device_put`` adopts without a copy on the CPU backend.
+    ``host_only``: always the host buffer (orthogonal's QR is computed there)."""
 
     def init(key, shape, dtype=None):
         dtype = _default_dtype(dtype if dtype is not None else default)
@@ -76,6 +106,10 @@ def _initializer(fill_host, default=None):
 
         if isinstance(data, jax.core.Tracer):  # inside jit: JAX owns (and copies) the callback's result
             return jax.pure_callback(host, jax.ShapeDtypeStruct(shape, dtype), data, vmap_method="sequential")
+        device = None if host_only else gpu_device()
+        if device is not None:
+            seed = seed_from_key(np.asarray(data))
+            return on_gpu(device, shape, dtype, lambda out: fill_host(seed, out))
         return jax.device_put(host(np.asarray(data)))
 
     return init
@@ -163,7 +197,8 @@ def _orthogonal_into(seed, out, scale, column_axis):
 
 def orthogonal(scale=1.0, column_axis=-1, dtype=None):
     """A matrix with orthonormal columns along ``column_axis`` (Haar distributed), times ``scale``."""
-    return _initializer(functools.partial(_orthogonal_into, scale=scale, column_axis=column_axis), dtype)
+    return _initializer(functools.partial(_orthogonal_into, scale=scale, column_axis=column_axis), dtype,
+                        host_only=True)
 
 
 def delta_orthogonal(scale=1.0, column_axis=-1, dtype=None):
@@ -179,4 +214,4 @@ def delta_orthogonal(scale=1.0, column_axis=-1, dtype=None):
         centre = tuple((k - 1) // 2 for k in shape[:-2])
         _orthogonal_into(seed, out[centre], scale, column_axis)
         return out
-    return _initializer(make, dtype)
+    return _initializer(make, dtype, host_only=True)

@@ -134,3 +134,21 @@ def test_a_dtensor_with_a_cuda_shard_gets_the_global_positions():
         assert same(d.to_local(), expected)
     finally:
         dist.destroy_process_group()
+
+
+def test_keras_on_the_torch_backend_fills_on_the_gpu_with_the_cpus_bits():
+    import subprocess
+    import sys
+    script = (
+        "import hashlib, keras, numpy as np, fastinit.keras as fk\n"
+        "w = fk.HeNormal(seed=2)((512, 384))\n"
+        "t = w.value if hasattr(w, 'value') else w\n"
+        "print(t.device.type, hashlib.sha256(t.detach().cpu().numpy().tobytes()).hexdigest())\n")
+
+    def run(**env):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                              env=dict(os.environ, KERAS_BACKEND="torch", **env))
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout.split()[-2:]
+    on_gpu, on_cpu = run(), run(CUDA_VISIBLE_DEVICES="")
+    assert on_gpu[0] == "cuda" and on_cpu[0] == "cpu" and on_gpu[1] == on_cpu[1]
