@@ -50,7 +50,7 @@ from ._elementary import (
 )
 from ._jit import (INLINE_OPTIONS, address_as_pointer, fetch_add, inline, kernel, parallel_kernel, prefer_wide_vectors,
                    store_fence, stream_store)
-from ._philox import philox4x32_10
+from ._philox import philox4x32_10, philox_block_words
 from ._ziggurat import attempt, draw, fast_path, resolve
 from .bits import NORMAL_ID, TRUNCATED_NORMAL_ID
 
@@ -449,6 +449,31 @@ def _counter_loop(dst, start, cbase, params, k0, k1, c2, c3, like):
             _store(dst, base, u, _values(params, like, w0, w1, w2, w3))
 
 
+@inline
+def _values_in_place(dst, start, params):
+    """dst[start : start + 4*LANES] holds a block's Philox words (each word
+    at its element's place, as float32 bits): replace them with the block's
+    values, one vector loop over the block's counters."""
+    prefer_wide_vectors()
+    base = _U64(start)
+    for t in range(_U64(LANES)):
+        w0 = _U64(_F32(dst[base + t]).view(np.uint32))
+        w1 = _U64(_F32(dst[base + _U64(LANES) + t]).view(np.uint32))
+        w2 = _U64(_F32(dst[base + _U64(2 * LANES) + t]).view(np.uint32))
+        w3 = _U64(_F32(dst[base + _U64(3 * LANES) + t]).view(np.uint32))
+        _store(dst, base, t, _values(params, dst, w0, w1, w2, w3))
+
+
+@inline
+def _vector_block32(dst, start, cbase, params, k0, k1, c2, c3, scratch):
+    """A float32-stream block of a transform of each word alone or of its
+    counter's words (uniform, Box-Muller normal): the block's words from
+    Philox in 32-bit vector lanes (philox_block_words), written where the
+    values go, then replaced by the values."""
+    philox_block_words(dst, start, cbase, LANES, c2, c3, k0, k1)
+    _values_in_place(dst, start, params)
+
+
 _BLOCK32 = 4 * LANES  # float32 elements per block
 _BLOCK64 = 2 * LANES  # float64 elements per block
 #: Truncated-normal elements on the tail path (a logarithm, a square root and
@@ -535,7 +560,7 @@ def _truncated_block32(dst, start, cbase, params, k0, k1, c2, c3, scratch):
     words, flags = scratch.block, scratch.flags
     c2 = _U64(TRUNCATED_NORMAL_ID)
     c3 = _U64(32)
-    _counter_loop(words, 0, cbase, _RAW_WORDS, k0, k1, c2, c3, dst)
+    philox_block_words(words, 0, cbase, LANES, c2, c3, k0, k1)
     if params.regime == TAILS_ONLY:  # a whole block of tail elements: one vector loop
         for i in range(_U64(_BLOCK32)):
             dst[base + i] = truncated_tail_f32(params, dst, words[i])
@@ -707,6 +732,8 @@ def _block_overload(dst, start, cbase, params, k0, k1, c2, c3, scratch):
         return _central_block64.py_func
     if kind is Normal and dst.dtype == types.float64:
         return _ziggurat_block.py_func
+    if (kind is Uniform or kind is Normal) and dst.dtype == types.float32:
+        return _vector_block32.py_func
     return lambda dst, start, cbase, params, k0, k1, c2, c3, scratch: _counter_loop(
         dst, start, cbase, params, k0, k1, c2, c3, dst)
 

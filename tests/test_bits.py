@@ -61,6 +61,46 @@ def test_philox_matches_randomgen():
         np.testing.assert_array_equal(fastinit.philox4x32(counters, key_words.astype(np.uint32)), raw)
 
 
+@pytest.fixture(scope="module")
+def block_words():
+    """philox_block_words (the CPU kernels' vector Philox) for 256 counters, compiled."""
+    import numba
+    from fastinit._philox import philox_block_words
+
+    @numba.njit
+    def words(dst, start, first, c2, c3, k0, k1):
+        philox_block_words(dst, start, first, 256, c2, c3, k0, k1)
+    return words
+
+
+@pytest.mark.parametrize("dtype", [np.uint32, np.float32])
+@pytest.mark.parametrize("first", [0, 2**32 - 100, 2**63 + 2**40 - 7])
+def test_vector_block_words_are_philox_words(block_words, dtype, first):
+    """Word j of counter first + u at dst[start + 256 j + u], equal to the
+    reference Philox (the counter's 64 bits in words 0 and 1, across the carry
+    from word 0 to word 1); nothing outside the block is written."""
+    key = np.array([0xA4093822, 0x299F31D0], np.uint32)
+    dst = np.zeros(1024 + 9, dtype)
+    block_words(dst, 5, np.uint64(first), np.uint64(0x13198A2E), np.uint64(0x03707344), np.uint64(key[0]),
+                np.uint64(key[1]))
+    counters = np.array([[(first + u) & 0xFFFFFFFF, (first + u) >> 32, 0x13198A2E, 0x03707344] for u in range(256)],
+                        np.uint32)
+    expected = reference.philox4x32_10(counters, key).astype(np.uint32)
+    np.testing.assert_array_equal(dst.view(np.uint32)[5:5 + 1024].reshape(4, 256).T, expected)
+    assert not dst.view(np.uint32)[:5].any() and not dst.view(np.uint32)[5 + 1024:].any()
+
+
+def test_vector_block_words_need_a_whole_number_of_steps():
+    import numba
+    from fastinit._philox import philox_block_words
+
+    @numba.njit
+    def words(dst):
+        philox_block_words(dst, 0, np.uint64(0), 100, np.uint64(0), np.uint64(0), np.uint64(0), np.uint64(0))
+    with pytest.raises(numba.core.errors.TypingError):
+        words(np.zeros(400, np.uint32))
+
+
 def test_philox_shapes_and_dtypes():
     counters = np.arange(2 * 3 * 4, dtype=np.uint32).reshape(2, 3, 4)
     got = fastinit.philox4x32(counters, [1, 2])
