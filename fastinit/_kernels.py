@@ -858,27 +858,59 @@ def _streams_overload(out, params, fmt, head):
     return streams
 
 
-def _stream_store(out, rel, staging):
-    """Stub: staging into out[rel:] with non-temporal stores (float outputs only)."""
+def _stream_lanes(out):
+    """Stub: elements of out per 64-byte line (a compile-time constant)."""
 
 
-@overload(_stream_store, jit_options=INLINE_OPTIONS)
-def _stream_store_overload(out, rel, staging):
-    if out.dtype != staging.dtype:
-        return lambda out, rel, staging: None  # 16-bit outputs never stream
+@overload(_stream_lanes, jit_options=INLINE_OPTIONS)
+def _stream_lanes_overload(out):
+    lanes = 64 // (out.dtype.bitwidth // 8)
+    return lambda out: lanes
+
+
+def _stream_block(out, rel, ring, pending):
+    """Stub: a block in ring[lanes:] into out[rel:] by whole 64-byte lines."""
+
+
+@overload(_stream_block, jit_options=INLINE_OPTIONS)
+def _stream_block_overload(out, rel, ring, pending):
+    if out.dtype != ring.dtype:
+        return lambda out, rel, ring, pending: 0  # 16-bit outputs never stream
     size = out.dtype.bitwidth // 8
     lanes = 64 // size
 
-    def store(out, rel, staging):
-        # the elements before out's next 64-byte boundary and after the last one by ordinary stores
-        lead = np.int64(((-(out.ctypes.data + rel * size)) % 64) // size)
-        body = (staging.size - lead) // lanes * lanes
-        for i in range(lead):
-            out[rel + i] = staging[i]
-        stream_store(out, rel + lead, staging[lead:lead + body])
-        for i in range(lead + body, staging.size):
-            out[rel + i] = staging[i]
-    return store
+    def stream_block(out, rel, ring, pending):
+        """ring[lanes:] holds the block of out[rel:], ring[lanes - pending:lanes]
+        the ``pending`` elements before it that the last call left. Write every
+        whole 64-byte line of out from there with non-temporal stores; keep the
+        elements after the last whole line at the front of ring for the next
+        block, and return their number. (pending 0: the block's elements before
+        out's first 64-byte boundary go by ordinary stores, as at the start of
+        a run of blocks.) Every line of out is then written by streaming stores
+        whole, or by ordinary stores, never both."""
+        if pending == 0:
+            lead = np.int64(((-(out.ctypes.data + rel * size)) % 64) // size)
+            for i in range(lead):
+                out[rel + i] = ring[lanes + i]
+            first = lanes + lead
+        else:
+            first = lanes - pending
+        body = (ring.size - first) // lanes * lanes
+        stream_store(out, rel - lanes + first, ring[first:first + body])
+        tail = ring.size - first - body
+        for i in range(tail):
+            ring[lanes - tail + i] = ring[first + body + i]
+        return tail
+    return stream_block
+
+
+@inline
+def _stream_pending(out, end, ring, pending):
+    """Write the ``pending`` elements _stream_block left at the front of ring
+    (out[end - pending:end]) by ordinary stores."""
+    lanes = _stream_lanes(out)
+    for i in range(pending):
+        out[end - pending + i] = ring[lanes - pending + i]
 
 
 @inline
@@ -888,8 +920,12 @@ def _fill_blocks(out, params, fmt, k0, k1, c2, c3, first, head, k_start, k_stop)
     per_block = _per_counter(out) * LANES
     n = out.size
     scratch = _scratch(params, out)
-    staging = _staging(out, per_block)
     stream = _streams(out, params, fmt, head)
+    lanes = _stream_lanes(out)
+    ring = _staging(out, lanes + per_block)  # a block after a line's room: streaming's carry (_stream_block)
+    staging = ring[lanes:]
+    pending = 0  # elements of the last streamed block at the front of ring, not yet written
+    end = 0  # out's index after that block
     for k in range(k_start, k_stop):
         rel = k * per_block - head
         cbase = (first + _U64(k)) * _U64(LANES)
@@ -900,8 +936,12 @@ def _fill_blocks(out, params, fmt, k0, k1, c2, c3, first, head, k_start, k_stop)
             _flush(out, params, k0, k1, c2, c3, scratch)  # what waits belongs to out
             _block(staging, 0, cbase, params, k0, k1, c2, c3, scratch)
             _flush(staging, params, k0, k1, c2, c3, scratch)
-            _stream_store(out, rel, staging)
+            pending = _stream_block(out, rel, ring, pending)
+            end = rel + per_block
         else:  # a 16-bit output, or a block cut by the ends of the call
+            if stream:
+                _stream_pending(out, end, ring, pending)
+                pending = 0
             _flush(out, params, k0, k1, c2, c3, scratch)  # what waits belongs to out
             _block(staging, 0, cbase, params, k0, k1, c2, c3, scratch)
             _flush(staging, params, k0, k1, c2, c3, scratch)
@@ -912,6 +952,7 @@ def _fill_blocks(out, params, fmt, k0, k1, c2, c3, first, head, k_start, k_stop)
                 out[lo + i] = _encode(fmt, staging[shift + i])
     _flush(out, params, k0, k1, c2, c3, scratch)
     if stream:
+        _stream_pending(out, end, ring, pending)
         store_fence()
 
 
