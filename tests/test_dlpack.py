@@ -62,3 +62,23 @@ def test_unsupported_dtypes_and_strides_are_refused():
     with pytest.raises(ValueError, match="whole elements"):
         _dlpack.Export(np.lib.stride_tricks.as_strided(np.zeros(8, np.float32), (3,), (6,))).__dlpack__()
     assert not _dlpack._alive
+
+
+def test_a_consumer_that_raises_after_taking_the_capsule_keeps_the_memory():
+    """The consumer adopted the memory, then failed: what it holds stays
+    valid until its own deleter runs."""
+    owner = np.arange(1000.0)
+    alive = weakref.ref(owner)
+    held = []
+
+    def consume(export):
+        held.append(np.from_dlpack(export))
+        raise RuntimeError("after adopting")
+    with pytest.raises(RuntimeError, match="after adopting"):
+        _dlpack.hand_over(consume, owner)
+    del owner
+    gc.collect()
+    assert alive() is not None and float(held[0].sum()) == 499500.0
+    held.clear()
+    gc.collect()
+    assert alive() is None and not _dlpack._alive

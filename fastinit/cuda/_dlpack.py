@@ -52,6 +52,8 @@ _NAME = b"dltensor"
 _api = ctypes.pythonapi
 _api.PyCapsule_New.restype = ctypes.py_object
 _api.PyCapsule_New.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+_api.PyCapsule_IsValid.restype = ctypes.c_int
+_api.PyCapsule_IsValid.argtypes = [ctypes.py_object, ctypes.c_char_p]
 
 
 def _data_type(dtype):
@@ -94,7 +96,7 @@ class Export:
     def __init__(self, array, ready=None):
         self.array = array
         self.ready = ready
-        self.given = []  # the managed tensors' addresses
+        self.given = []  # (the managed tensor's address, its capsule) of each __dlpack__ call
 
     def __dlpack_device__(self):
         if isinstance(self.array, np.ndarray):
@@ -112,13 +114,16 @@ class Export:
             address = interface["data"][0]
         device_type, device_id = self.__dlpack_device__()
         pointer, made = capsule(a, address, tuple(a.shape), tuple(a.strides), a.dtype, device_type, device_id)
-        self.given.append(pointer)
+        self.given.append((pointer, made))
         return made
 
     def release(self):
-        """Release every tensor given out (those no consumer took, after it raised)."""
-        for pointer in self.given:
-            _alive.pop(pointer, None)
+        """Release the tensors given out that no consumer took (their capsule
+        still named "dltensor"); one a consumer took (renamed) is its own, to
+        be released by the deleter it calls, even where it raised later."""
+        for pointer, made in self.given:
+            if _api.PyCapsule_IsValid(made, _NAME):
+                _alive.pop(pointer, None)
         self.given.clear()
 
 
