@@ -82,9 +82,6 @@ RationalTruncatedNormal = namedtuple("RationalTruncatedNormal", TruncatedNormal.
 # float32/float64 outputs pass ``None`` as their format.
 Float16 = namedtuple("Float16", ["low", "high"])
 BFloat16 = namedtuple("BFloat16", ["low", "high"])
-# Internal: the raw Philox words.
-RawWords = namedtuple("RawWords", ["unused"])
-_RAW_WORDS = RawWords(0)
 
 _U64 = np.uint64
 _F32 = np.float32
@@ -278,8 +275,6 @@ def _values_overload(params, out, w0, w1, w2, w3):
                 truncated_central_f32(params, w0), truncated_central_f32(params, w1),
                 truncated_central_f32(params, w2), truncated_central_f32(params, w3))
         return None  # float64: _central_block64
-    if name is RawWords:
-        return lambda params, out, w0, w1, w2, w3: (w0, w1, w2, w3)
     return None
 
 
@@ -416,10 +411,9 @@ def _per_counter_overload(out):
 
 #: Counters a step of the counter loop computes side by side (t, t + LANES/F,
 #: t + 2 LANES/F, ...): independent Philox chains whose latencies overlap. It
-#: orders the work, not the stream. By parameter type: the Box-Muller normal
-#: holds more live values per counter, and spills beyond two chains
-#: (bench/limit.py).
-INTERLEAVE = {Uniform: 4, Normal: 2}
+#: orders the work, not the stream. By parameter type (the float32 uniform and
+#: normal take _vector_block32 instead: the float64 uniform here).
+INTERLEAVE = {Uniform: 4}
 INTERLEAVE_DEFAULT = 1
 
 

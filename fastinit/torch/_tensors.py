@@ -53,6 +53,17 @@ def on_gpu(tensor, write):
     return through_host(tensor, write)
 
 
+def on_memory(tensor, write, by_address=False):
+    """``write(array)`` on the fillable ``tensor``'s elements: on its GPU for
+    a CUDA tensor (``on_gpu``), else on its host memory (``fill_target`` with
+    ``by_address``, else its NumPy view). Returns ``tensor``."""
+    if tensor.is_cuda:
+        return on_gpu(tensor, write)
+    advise_huge_pages(tensor)
+    write(fill_target(tensor) if by_address else numpy_view(tensor))
+    return tensor
+
+
 def through_host(tensor, write):
     """``write(array)`` into a NumPy view of a new CPU tensor of ``tensor``'s
     shape and dtype, then that tensor copied into ``tensor`` (any device)."""

@@ -15,17 +15,19 @@ While a context is active (``fast_init``, ``initialize``), a
 * ``torch.nn.init.trunc_normal_``, through its helper ``_no_grad_trunc_normal_``,
   which torch looks up at call time: it is replaced while any context is active
   and hands over to torch's own helper on every thread without a context;
-* ``torch.linalg.qr`` of a CPU float32/float64 matrix (``orthogonal_``'s QR):
-  fastinit's Householder QR (``fastinit._qr``), whose bits are the same on
-  every machine, in place of LAPACK's.
+* ``torch.linalg.qr`` of a CPU or CUDA float32/float64 matrix (``orthogonal_``'s
+  QR): fastinit's Householder QR (``fastinit._qr``, on the host), whose bits
+  are the same on every machine, in place of LAPACK's or cuSOLVER's.
 
-Each such fill of a plain CPU float32/float64/float16/bfloat16 tensor is done by
-fastinit's kernels at the call, with a stream chosen by the context; a DTensor
+Each such fill of a plain CPU or CUDA float32/float64/float16/bfloat16 tensor is
+done by fastinit's kernels at the call (a CUDA tensor's on its GPU, queued on
+torch's current stream: ``_tensors.on_gpu``), with a stream chosen by the context; a DTensor
 whose local shard is such a tensor gets the stream elements at the shard's
 global positions (``_dtensor.py``). Nothing is deferred: when the call returns,
-the tensor's memory holds its values, for every reader (NumPy views, other
+a CPU tensor's memory holds its values (a CUDA tensor's, once torch's stream
+reaches the fill), for every reader (NumPy views, other
 threads, TorchScript, C++ extensions). Everything else goes to torch
-unchanged: CUDA and meta tensors, integer and complex dtypes, sparse and
+unchanged: meta tensors and other devices, integer and complex dtypes, sparse and
 quantized tensors, other tensor subclasses, in-place fills that autograd must
 record, and the random functions fastinit has no kernel for (``bernoulli_``,
 ``exponential_``, ``random_``, ``torch.randperm``, ...).
@@ -49,8 +51,8 @@ from ..distributions import _normal, _truncated_normal, _uniform
 from ..schemes import calculate_gain
 from . import _state
 from ._dtensor import global_boxes, is_dtensor, local_of
-from ._tensors import (advise_huge_pages, fill_target, fillable, flat_offset, inside, numpy_view, on_gpu, same_geometry,
-                       seed_from_generator, storage_key, values_at)
+from ._tensors import (fillable, flat_offset, inside, on_memory, same_geometry, seed_from_generator, storage_key,
+                       values_at)
 
 __all__ = ["fast_init"]
 
@@ -75,18 +77,9 @@ def write(distribution, params, tensor, seed, offset=0):
             for index, bounds in boxes:
                 fill_region(lambda part, offset: fill(part, params, seed, offset), view[index], tuple(tensor.shape),
                             bounds)
-        if local.is_cuda:
-            on_gpu(local, boxes_of)
-            return tensor
-        advise_huge_pages(local)
-        boxes_of(numpy_view(local))
+        on_memory(local, boxes_of)
         return tensor
-    if tensor.is_cuda:
-        on_gpu(tensor, lambda view: fill(view, params, seed, offset))
-        return tensor
-    advise_huge_pages(tensor)
-    fill(fill_target(tensor), params, seed, offset)
-    return tensor
+    return on_memory(tensor, lambda view: fill(view, params, seed, offset), by_address=True)
 
 
 class Streams:
