@@ -37,7 +37,7 @@ def main(argv=None):
     entry = distributions._ENTRY_POINTS[(False, a.dtype, a.flags.aligned, type(params), type(fmt))]
     calls = {
         "fastinit.fill_uniform(a, -1, 1, seed=1)": lambda: fastinit.fill_uniform(a, -1.0, 1.0, seed=1),
-        "  its kernel, called through its compiled entry point": lambda: entry(a, params, fmt, *words, 0, 1),
+        "  its kernel, called through its compiled entry point": lambda: entry(a, params, fmt, *words, 0, 1, distributions._taken.array),
         "torch.nn.init.uniform_(t, -1, 1)": lambda: torch.nn.init.uniform_(t, -1.0, 1.0),
         "fastinit.torch.uniform_(t, -1, 1) (seed from torch's generator)": lambda: ft.uniform_(t, -1.0, 1.0),
         "fastinit.torch.uniform_(t, -1, 1, seed=3)": lambda: ft.uniform_(t, -1.0, 1.0, seed=3),
