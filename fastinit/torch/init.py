@@ -37,7 +37,7 @@ from ..distributions import _normal, _truncated_normal, _uniform, fill_constant
 from ..schemes import calculate_gain
 from . import _state
 from ._dtensor import global_boxes, is_dtensor, local_of
-from ._tensors import fillable, on_memory, seed_from_generator
+from ._tensors import advise_huge_pages, fill_target, fillable, numpy_view, on_gpu, on_memory, seed_from_generator
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
@@ -84,7 +84,11 @@ def _filled(name, tensor, fill, *fallback_args, seed=None, generator=None, rando
         return _TORCH[name](tensor, *fallback_args)
     if fillable(tensor):
         stream = _seed(seed, generator) if random else None
-        return on_memory(tensor, lambda view: fill(view, stream), by_address)
+        if tensor.is_cuda:
+            return on_gpu(tensor, lambda view: fill(view, stream))
+        advise_huge_pages(tensor)  # on_memory's CPU branch, inline: a bias's call is all overhead
+        fill(fill_target(tensor) if by_address else numpy_view(tensor), stream)
+        return tensor
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"tensor must be a torch.Tensor, got {type(tensor).__name__}")
     if random and is_dtensor(tensor) and fillable(local_of(tensor)):

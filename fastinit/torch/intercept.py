@@ -51,8 +51,8 @@ from ..distributions import _normal, _truncated_normal, _uniform
 from ..schemes import calculate_gain
 from . import _state
 from ._dtensor import global_boxes, is_dtensor, local_of
-from ._tensors import (fillable, flat_offset, inside, on_memory, same_geometry, seed_from_generator, storage_key,
-                       values_at)
+from ._tensors import (advise_huge_pages, fill_target, fillable, flat_offset, inside, on_gpu, on_memory, same_geometry,
+                       seed_from_generator, storage_key, values_at)
 
 __all__ = ["fast_init"]
 
@@ -79,7 +79,11 @@ def write(distribution, params, tensor, seed, offset=0):
                             bounds)
         on_memory(local, boxes_of)
         return tensor
-    return on_memory(tensor, lambda view: fill(view, params, seed, offset), by_address=True)
+    if tensor.is_cuda:
+        return on_gpu(tensor, lambda view: fill(view, params, seed, offset))
+    advise_huge_pages(tensor)  # on_memory's CPU branch, inline: a bias's call is all overhead
+    fill(fill_target(tensor), params, seed, offset)
+    return tensor
 
 
 class Streams:
