@@ -84,8 +84,8 @@ def on_gpu(device, shape, dtype, fill):
     with cuda.on_device(f"cuda:{device.local_hardware_id}"):
         out = cuda.empty(shape, np.dtype(dtype))
         fill(out)
-        done = cuda._numba_cuda().default_stream().synchronize  # the fill ran on Numba's default stream
-        return _dlpack.hand_over(functools.partial(jax.dlpack.from_dlpack, device=device), out, ready=done)
+        # JAX reads the buffer once it holds it: the fill's stream (fastinit.cuda.stream's, or the default) is waited for
+        return _dlpack.hand_over(functools.partial(jax.dlpack.from_dlpack, device=device), out, ready=cuda.synchronize)
 
 
 def _initializer(fill_host, default=None, host_only=False):

@@ -140,6 +140,48 @@ def test_simulated_gpu_fills_equal_the_cpu_fills(part, expected):
     assert [line for line in lines if not line.startswith("ok ")] == []
 
 
+SIMULATED_AVAILABILITY = r"""
+import numba_cuda
+from numba import cuda
+import fastinit.cuda
+
+assert cuda.is_available()  # the simulator says it has a device...
+print("available", fastinit.cuda.available())  # ...but it can't reach a real GPU's memory
+
+
+class Recording:  # a Numba-stream-like handle: which stream does synchronize() wait for?
+    auto_synchronize = None
+    waited = 0
+
+    def synchronize(self):
+        self.waited += 1
+
+
+on = Recording()
+with fastinit.cuda.stream(on):
+    fastinit.cuda.synchronize()
+print("waited", on.waited)
+fastinit.cuda.synchronize()  # outside: Numba's default stream, not the last context's
+print("waited", on.waited)
+"""
+
+
+def test_in_the_simulator_nothing_counts_as_a_usable_gpu_and_synchronize_waits_for_the_launch_stream():
+    """fastinit.torch and fastinit.jax ask available() before handing a real
+    GPU's memory to the kernels; the simulator (whose numba.cuda.is_available()
+    is True) can't reach it. The JAX hand-off waits for the fill's stream."""
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=ROOT)
+    run = subprocess.run([sys.executable, "-c", SIMULATED_AVAILABILITY], capture_output=True, text=True,
+                         env=env, cwd=ROOT, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.split() == ["available", "False", "waited", "1", "waited", "1"]
+
+
+def test_numba_cuda_installed_counts_as_a_usable_gpu_only_with_a_driver_and_device():
+    from numba import cuda
+    assert fastinit.cuda.available() == cuda.is_available()  # here (CI, no driver): False
+
+
 def test_cuda_arrays_are_recognized_and_checked():
     assert not fastinit.cuda.is_cuda_array(np.empty(3))
     assert not fastinit.cuda.is_cuda_array([1.0])

@@ -17,6 +17,7 @@ Example::
 """
 
 import contextlib
+import functools
 import math
 import threading
 
@@ -24,7 +25,7 @@ import numpy as np
 
 from .. import _formats
 
-__all__ = ["is_cuda_array", "available", "empty", "stream"]
+__all__ = ["is_cuda_array", "available", "empty", "stream", "synchronize"]
 
 #: DLPack's device types of CUDA memory (kDLCUDA, kDLCUDAHost, kDLCUDAManaged).
 _DLPACK_CUDA = (2, 3, 13)
@@ -62,12 +63,27 @@ def is_cuda_array(out):
 
 
 def available():
-    """Whether numba-cuda is installed (``pip install fastinit[cuda]``)."""
+    """Whether fastinit can fill a real GPU's memory here: numba-cuda is
+    installed (``pip install fastinit[cuda]``), Numba's CUDA simulator is off
+    (it can't reach a GPU's memory), and numba-cuda finds a working CUDA driver
+    and device. Where this is False, ``fastinit.torch`` fills CUDA tensors
+    through the host (the same bits) and ``fastinit.jax`` on the host."""
     try:
         import numba_cuda  # noqa: F401
     except ImportError:
         return False
-    return True
+    from ._compile import simulated
+    return not simulated() and _driver_usable()
+
+
+@functools.cache
+def _driver_usable():
+    """numba.cuda.is_available(), asked once per process (it loads the driver)."""
+    from numba import cuda
+    try:
+        return bool(cuda.is_available())
+    except Exception:  # noqa: BLE001 - a broken driver or library: not usable
+        return False
 
 
 def _numba_cuda():
@@ -149,6 +165,13 @@ def stream(handle):
 def launch_stream():
     """The Numba stream this thread's fills run on (``stream``); None: the default."""
     return _launch.stream
+
+
+def synchronize():
+    """Wait until this thread's GPU fills queued so far are done: the stream
+    of the enclosing ``stream`` context, else Numba's default stream (where
+    the fills run outside one)."""
+    (_launch.stream or _numba_cuda().default_stream()).synchronize()
 
 
 def empty(shape, dtype, device="cuda"):

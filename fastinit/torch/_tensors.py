@@ -116,7 +116,14 @@ def seed_from_generator(generator):
     """64 bits drawn from a torch generator (torch's global one for None):
     the words of ``torch.randint(0, 2**32, (2,), generator=generator)``, low
     word first, drawn in place into a buffer of the thread (no tensor to make
-    and no list to convert per call)."""
+    and no list to convert per call). A generator of another device (a CUDA
+    generator) draws the same two words on its own device, read back to the
+    host: torch refuses it for a CPU tensor, and the seed has to be known on the
+    host to choose the stream."""
+    if generator is not None and generator.device.type != "cpu":
+        low, high = torch.randint(0, 4294967296, (2,), generator=generator, device=generator.device,
+                                  dtype=torch.int64).tolist()
+        return low | high << 32
     seed_words = _seed_words
     seed_words.words.random_(4294967296, generator=generator)  # [0, 2**32), as randint(0, 2**32)
     view = seed_words.view

@@ -56,6 +56,20 @@ def test_without_numba_cuda_cuda_tensors_go_through_the_host(monkeypatch):
     assert same(gpu, ft.kaiming_normal_(torch.empty(1000, 33), seed=4))
 
 
+def test_a_cuda_generator_gives_the_seed_it_draws_on_its_own_device():
+    # torch's CUDA generator can't draw into a CPU tensor: the two seed words are
+    # drawn on its device (the oracle: torch.randint there), then the CPU's bits.
+    generator = torch.Generator(device="cuda").manual_seed(21)
+    gpu = ft.normal_(torch.empty(300, 70, device="cuda"), std=0.5, generator=generator)
+    low, high = torch.randint(0, 2 ** 32, (2,), generator=torch.Generator(device="cuda").manual_seed(21),
+                              device="cuda").tolist()
+    assert same(gpu, ft.normal_(torch.empty(300, 70), std=0.5, seed=low | high << 32))
+    with ft.fast_init(5):  # inside a context, the same generator's draw decides
+        inside = torch.nn.init.uniform_(torch.empty(64, device="cuda"),
+                                        generator=torch.Generator(device="cuda").manual_seed(21))
+    assert same(inside, ft.uniform_(torch.empty(64), seed=low | high << 32))
+
+
 def _model(device):
     torch.manual_seed(0)
     with torch.device(device):
