@@ -348,6 +348,23 @@ def test_tensors_drawn_in_constructors_under_empty_init_are_drawn_again_by_name(
     assert all(t.is_meta for t in tensors(meta).values())
 
 
+def test_a_constructors_draw_cast_by_initialize_is_drawn_again_in_the_new_dtype():
+    # initialize(dtype=) casts the buffer to a tensor of its own: the record of its
+    # draw goes with it, and it is drawn by name in float64 (as a meta-born tensor
+    # would be), not the float32 draw of the block cast.
+    torch.manual_seed(0)
+    with ft.empty_init():
+        model = Noisy()
+    ft.initialize(model, seed=3, dtype=torch.float64)
+    noise = fastinit.fill_normal(np.empty(64, np.float64), seed=stream_seed(3, "noise", "normal", 0.0, 1.0))
+    assert model.noise.dtype == torch.float64 and np.array_equal(model.noise.numpy(), noise)
+    with ft.empty_init():
+        changed = Noisy()
+    changed.noise.mul_(2)  # changed after the block (torch counts it): its value is kept (cast)
+    kept = changed.noise.double()
+    assert torch.equal(ft.initialize(changed, seed=3, dtype=torch.float64).noise, kept)
+
+
 def test_clip_like_scalar_parameters_keep_their_constructor_value_under_empty_init():
     class Scaled(nn.Module):
         def __init__(self):

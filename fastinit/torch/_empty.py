@@ -12,8 +12,10 @@ Constructors run as usual inside the block, with two differences:
   again, from the stream of its name, every recorded tensor that the model's
   initialization routine leaves unwritten (a buffer drawn with ``torch.randn``
   in ``__init__``, say), so those tensors too depend on the seed and their names
-  only. A tensor changed in place after its fill (``torch.randn(n).mul_(2)``)
-  or computed from a random one keeps the value the block gave it.
+  only. A tensor changed in place after its fill (``torch.randn(n).mul_(2)``,
+  inside the block or after it) or computed from a random one keeps the value
+  it holds. ``initialize(device=..., dtype=...)`` draws a recorded tensor again
+  on its new device and in its new dtype.
 """
 
 import contextlib
@@ -28,7 +30,7 @@ from .intercept import CountedStreams, _Context
 #: Parameters of at most this many elements stay on the CPU under empty_init (64 KiB of float32).
 SMALL_PARAMETER = 1 << 14
 
-# storage -> {(storage offset, shape, strides, dtype): (distribution, parameters)}
+# storage -> {(storage offset, shape, strides, dtype): (distribution, parameters, torch's version counter)}
 _RECORDS = weakref.WeakKeyDictionary()
 
 
@@ -45,10 +47,25 @@ def _storage(tensor):
 
 def recorded_draw(tensor):
     """(distribution, parameters) of the fill that drew ``tensor`` whole under
-    empty_init, if nothing changed it since; else None."""
+    empty_init, if nothing changed it since (inside the block, seen by its
+    context; after it, by torch's version counter of in-place changes); else
+    None."""
     storage = _storage(tensor)
     entries = _RECORDS.get(storage) if storage is not None else None
-    return entries.get(_geometry(tensor)) if entries else None
+    entry = entries.get(_geometry(tensor)) if entries else None
+    if entry is None or entry[2] != tensor._version:
+        return None
+    return entry[:2]
+
+
+def carry_record(tensor, copy):
+    """``copy`` (``tensor`` moved to another device or cast, a tensor of its own
+    storage) keeps ``tensor``'s record of a whole draw: initialize draws it
+    again on its device and in its dtype, as a tensor born on meta."""
+    drawn = recorded_draw(tensor)
+    storage = _storage(copy) if drawn is not None else None
+    if storage is not None and copy.is_contiguous() and copy.numel() * copy.element_size() == storage.nbytes():
+        _RECORDS[storage] = {_geometry(copy): (*drawn, copy._version)}
 
 
 class _DrawRecords(CountedStreams):
@@ -62,7 +79,7 @@ class _DrawRecords(CountedStreams):
         storage = _storage(tensor)
         if storage is not None:
             whole = tensor.is_contiguous() and tensor.numel() * tensor.element_size() == storage.nbytes()
-            _RECORDS[storage] = {_geometry(tensor): (distribution, tuple(params))} if whole else {}
+            _RECORDS[storage] = {_geometry(tensor): (distribution, tuple(params), tensor._version)} if whole else {}
         return job
 
     def written(self, tensor, func):

@@ -16,7 +16,7 @@ import torch.nn as nn
 
 from ..bits import _check_seed
 from ._dtensor import is_dtensor, local_of
-from ._empty import empty_init, recorded_draw
+from ._empty import carry_record, empty_init, recorded_draw
 from ._standins import ParametrizedWeights, TiedPlaces
 from .intercept import CountedStreams, NamedStreams, _Context, write
 
@@ -83,6 +83,7 @@ def _converted(tensor, device, dtype, parameter, undo):
         data = torch.empty(tensor.shape, dtype=target, device=device or "cpu")
     elif target != tensor.dtype or (device is not None and tensor.device != device):
         data = tensor.detach().to(device=device or tensor.device, dtype=target)
+        carry_record(tensor, data)  # a buffer empty_init saw drawn is drawn again, on device, by name
     else:
         return tensor
     if not parameter:

@@ -95,6 +95,22 @@ def test_initialize_on_the_gpu_equals_the_cpu():
         assert same(a, b), name
 
 
+def test_a_buffer_drawn_under_empty_init_is_drawn_again_on_the_gpu():
+    class Noisy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = torch.nn.Linear(256, 128)
+            self.register_buffer("noise", torch.randn(64))
+
+    builds = []
+    for device in ("cuda", None):
+        with ft.empty_init():
+            model = Noisy()
+        builds.append(ft.initialize(model, 5, device=device))
+    for (name, a), (_, b) in zip(builds[0].state_dict().items(), builds[1].state_dict().items()):
+        assert same(a, b), name
+
+
 @pytest.mark.parametrize("family", ["gpt2", "llama"])
 def test_transformers_models_initialized_on_the_gpu_equal_the_cpu(family):
     transformers = pytest.importorskip("transformers")
