@@ -38,11 +38,40 @@ def region_shape(bounds):
     return tuple(stop - start for start, stop in bounds)
 
 
+class Rows:
+    """Runs of a region at equal steps of the stream, for one fill call on a
+    GPU (one kernel launch, not one per run): ``view`` is a 2-D device array
+    whose row ``r`` holds the stream's elements ``offset + r * step ..``
+    (the fill's ``offset``). Made by fill_region, which has checked it."""
+
+    __slots__ = ("view", "step", "shape", "size", "dtype")
+
+    def __init__(self, view, step):
+        self.view = view
+        self.step = step
+        self.shape = tuple(view.shape)
+        self.size = view.size
+        self.dtype = view.dtype
+
+
+def _device_rows(block):
+    """block (a device array whose first axis indexes runs of the stream, the
+    rest of its axes one run each) as a 2-D device array of its runs, or None
+    where the runs can't be rows of one 2-D view."""
+    if block.ndim == 2:
+        return block  # any strides: the kernel writes out[r, i]
+    if block.is_c_contiguous():
+        return block.reshape(block.shape[0], block.size // block.shape[0] if block.shape[0] else 0)
+    return None
+
+
 def fill_region(fill, out, full_shape, bounds, **kwargs):
     """Call ``fill(part, offset=..., **kwargs)`` on each run of the region.
 
     ``out`` has the region's shape; each ``part`` is a view of it whose
-    elements are consecutive in the stream of the full tensor."""
+    elements are consecutive in the stream of the full tensor. On a device
+    array (fastinit.cuda), the runs along the last axis not covered whole
+    are one ``part``, a ``Rows``, filled by one launch."""
     if out.size == 0:
         return out
     ndim = len(full_shape)
@@ -55,6 +84,13 @@ def fill_region(fill, out, full_shape, bounds, **kwargs):
     if k == 0:
         return fill(out, offset=0, **kwargs)
     lead = k - 1
+    if lead and not isinstance(out, np.ndarray) and _device_rows(out[(0,) * (lead - 1)] if lead > 1 else out) is not None:
+        # a device array: its runs along axis lead - 1 are rows of one launch, not a launch each
+        for index in np.ndindex(*out.shape[:lead - 1]):
+            offset = (sum((bounds[d][0] + index[d]) * strides[d] for d in range(lead - 1))
+                      + bounds[lead - 1][0] * strides[lead - 1] + bounds[lead][0] * strides[lead])
+            fill(Rows(_device_rows(out[index] if index else out), strides[lead - 1]), offset=offset, **kwargs)
+        return out
     for index in np.ndindex(*out.shape[:lead]):
         offset = sum((bounds[d][0] + index[d]) * strides[d] for d in range(lead)) + bounds[lead][0] * strides[lead]
         fill(out[index], offset=offset, **kwargs)

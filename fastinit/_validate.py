@@ -11,6 +11,7 @@ import operator
 import numpy as np
 
 from ._formats import Memory, is_supported, max_finite
+from ._regions import Rows
 from .bits import SEED_LIMIT
 
 def check_out(out):
@@ -18,7 +19,7 @@ def check_out(out):
     float32, float64, float16 or bfloat16 numpy array (np.memmap included) or
     a _formats.Memory (checked by whoever made it); a Numba device array over
     its memory where it is a CUDA array (fastinit.cuda)."""
-    if type(out) is Memory:
+    if type(out) is Memory or type(out) is Rows:
         return out
     if not isinstance(out, np.ndarray):
         from . import cuda

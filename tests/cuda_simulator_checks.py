@@ -32,12 +32,32 @@ def report(label, got, expected):
     print(f"{'ok' if same else 'MISMATCH'} {label}", flush=True)
 
 
+def check(label, condition):
+    print(f"{'ok' if condition else 'MISMATCH'} {label}", flush=True)
+
+
 def check_fill(dtype, label, distribution, arguments, n, offset, seed=11):
     out = device(n, dtype)
     returned = fill(out, distribution, arguments, seed, offset)
     assert returned is out
     report(f"{label} {np.dtype(dtype)} n={n} offset={offset}", out.copy_to_host(),
            fill(np.empty(n, dtype), distribution, arguments, seed, offset))
+
+
+class _count_launches:
+    """Counts launches of the fill kernel (fastinit.cuda looks it up per launch)."""
+
+    def __init__(self):
+        from fastinit.cuda import _kernels
+        self.module, self.kernel, self.count = _kernels, _kernels.fill_counters, 0
+        _kernels.fill_counters = self
+
+    def __getitem__(self, configuration):
+        self.count += 1
+        return self.kernel[configuration]
+
+    def restore(self):
+        self.module.fill_counters = self.kernel
 
 
 def big():
@@ -78,6 +98,37 @@ def small():
         fastinit.truncated_normal((64, 48), std=0.5, region=region, out=out, seed=3)
         report(f"region {np.dtype(dtype)}", out.copy_to_host(),
                fastinit.truncated_normal((64, 48), std=0.5, region=region, dtype=dtype, seed=3))
+        # regions' rows in one launch each: a column shard, a 3-D shard cut on its middle axis
+        # (rows of two merged axes), one cut on its first two (a launch per index of the first),
+        # a region of a strided view, and rows past the grid's y limit (lowered here)
+        launches = _count_launches()
+        for full, cut, expected_launches in (((64, 48), (slice(None), slice(5, 29)), 1),
+                                             ((6, 20, 7), (slice(None), slice(3, 17), slice(None)), 1),
+                                             ((6, 20, 7), (slice(1, 4), slice(3, 17), slice(2, 6)), 3)):
+            shape = tuple(len(range(*c.indices(n))) for c, n in zip(cut, full))
+            out = device(shape, dtype)
+            launches.count = 0
+            fastinit.normal(full, std=0.5, region=cut, out=out, seed=13)
+            report(f"rows of region {full} {cut} {np.dtype(dtype)}", out.copy_to_host(),
+                   fastinit.normal(full, std=0.5, region=cut, dtype=dtype, seed=13))
+            check(f"launches of region {full} {cut}: {launches.count}", launches.count == expected_launches)
+        wide = device((40, 80), dtype)
+        fastinit.fill_constant(wide, 0.0)
+        expected = np.zeros((40, 80), dtype)
+        fastinit.uniform((40, 60), region=(slice(None), slice(7, 47)), out=wide[:, ::2], seed=2)
+        fastinit.uniform((40, 60), region=(slice(None), slice(7, 47)), out=expected[:, ::2], seed=2)
+        report(f"region of a strided view {np.dtype(dtype)}", wide.copy_to_host(), expected)
+        limit, fastinit.cuda._MAX_GRID_Y = fastinit.cuda._MAX_GRID_Y, 7
+        try:
+            out = device((40, 9), dtype)
+            launches.count = 0
+            fastinit.truncated_normal((40, 30), region=(slice(None), slice(20, 29)), out=out, seed=4)
+        finally:
+            fastinit.cuda._MAX_GRID_Y = limit
+        report(f"rows past the grid's limit {np.dtype(dtype)}", out.copy_to_host(),
+               fastinit.truncated_normal((40, 30), region=(slice(None), slice(20, 29)), dtype=dtype, seed=4))
+        check(f"launches of 40 rows, 7 per launch: {launches.count}", launches.count == 6)
+        launches.restore()
         # device= instead of out=: a new device array
         made = fastinit.kaiming_normal((64, 48), region=region, dtype=dtype, seed=6, device="cuda")
         report(f"device= region {np.dtype(dtype)}", made.copy_to_host(),

@@ -23,7 +23,10 @@ import threading
 
 import numpy as np
 
-from .. import _formats
+from .. import _formats, _regions
+
+#: Most blocks along a CUDA grid's y axis (a launch's rows of a region).
+_MAX_GRID_Y = 65535
 
 __all__ = ["is_cuda_array", "available", "empty", "stream", "synchronize"]
 
@@ -263,19 +266,27 @@ def generate(view, params, fmt, distribution_id, seed, offset):
     fmt = _kernels.NATIVE if fmt is None else fmt
     per_block = (4 if compute.itemsize == 4 else 2) * _kernels.LANES
 
-    def fill(flat, first_offset):
-        n = flat.size
-        first = first_offset // per_block
-        head = first_offset - first * per_block
-        blocks = (head + n + per_block - 1) // per_block
-        _kernels.fill_counters[blocks, _kernels.LANES, launch_stream() or 0](flat, params, fmt, like, *words,
-                                                       np.uint64(first * _kernels.LANES), np.int64(head), np.int64(n))
+    def fill(rows, first_offset, row_step=0):
+        """rows (2-D, as ``stored``): row r gets stream elements first_offset + r * row_step .."""
+        count, n = rows.shape
+        head = first_offset % per_block
+        # a row's run starts anywhere in a block: one block more than its length needs, at most
+        blocks = (head + n + per_block - 1) // per_block if count == 1 else (n + 2 * per_block - 2) // per_block
+        for start in range(0, count, _MAX_GRID_Y):
+            part = rows[start:start + _MAX_GRID_Y]
+            _kernels.fill_counters[(blocks, part.shape[0]), _kernels.LANES, launch_stream() or 0](
+                part, params, fmt, like, *words, np.uint64(first_offset + start * row_step), np.uint64(row_step),
+                np.int64(per_block), np.int64(n))
 
+    if type(view) is _regions.Rows:
+        rows = view.view.view(stored) if np.dtype(view.dtype) != stored else view.view
+        fill(rows, offset, view.step)
+        return view
     flat = _contiguous_flat(view, stored)
     if flat is not None:
-        fill(flat, offset)
+        fill(flat.reshape(1, flat.size), offset)
     else:
-        _write_through_scratch(view, stored, lambda scratch: fill(scratch, offset))
+        _write_through_scratch(view, stored, lambda scratch: fill(scratch.reshape(1, scratch.size), offset))
     return view
 
 
