@@ -115,7 +115,7 @@ def throughput(args):
         add("fastinit", dtype, "normal", lambda: fastinit.fill_normal(d, 0.0, 0.02, seed=2))
         add("fastinit", dtype, "truncated_normal", lambda: fastinit.fill_truncated_normal(d, 0.0, 0.02, -0.04, 0.04,
                                                                                          seed=3))
-        del d
+        d = None  # noqa: F841 - the array's memory back before the next dtype
     try:
         import torch
         if torch.cuda.is_available():

@@ -22,7 +22,6 @@ import contextlib
 import threading
 import weakref
 
-import torch
 import torch.nn as nn
 
 from .intercept import CountedStreams, _Context
