@@ -284,6 +284,15 @@ def fetch_add(typingctx, array, index, value):
     return types.uint64(array, index, value), codegen
 
 
+def splat(builder, value, vector):
+    """LLVM IR: a value of the LLVM vector type ``vector`` with ``value`` in every lane."""
+    from llvmlite import ir
+    undefined = ir.Constant(vector, ir.Undefined)
+    one = builder.insert_element(undefined, value, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(one, undefined, ir.Constant(ir.VectorType(ir.IntType(32), vector.count),
+                                                              [0] * vector.count))
+
+
 @intrinsic
 def stream_store(typingctx, dst, start, src):
     """Copy all of ``src`` to ``dst[start:]`` with non-temporal 64-byte vector

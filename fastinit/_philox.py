@@ -14,7 +14,7 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
-from ._jit import inline, kernel
+from ._jit import inline, kernel, splat
 
 # Random123 constants (philox.h): round multipliers and Weyl key increments.
 PHILOX_M0 = np.uint64(0xD2511F53)
@@ -95,6 +95,72 @@ VECTOR_LANES = 16
 VECTOR_CHAINS = 4
 
 
+def philox_vectors_ir(builder, first, count, c2, c3, k0, k1, emit):
+    """Emit the LLVM IR of Philox4x32-10 on ``count`` consecutive counters
+    from ``first`` (an i64 value; ``c2``, ``c3``, ``k0``, ``k1`` i64 values
+    holding 32-bit words), ``VECTOR_LANES`` counters per vector and
+    ``VECTOR_CHAINS`` vectors side by side (``count`` a multiple of
+    ``VECTOR_LANES * VECTOR_CHAINS``). For every vector of output words it
+    calls ``emit(j, u, words)``: ``words`` (``<VECTOR_LANES x i32>``) holds
+    word ``j`` of counters ``first + u`` .. ``first + u + VECTOR_LANES - 1``.
+    The code generator of ``philox_block_words``, and of the kernels that
+    turn the words into values without storing them first.
+
+    The same function as ``philox4x32_10``, bit for bit. Numba's vectorizer
+    keeps each word of ``philox4x32_10`` in a 64-bit lane (the 32x32->64
+    products); here each product is two even/odd 64-bit multiplies of a
+    vector of 32-bit words (``vpmuludq``), its high halves gathered by one
+    shuffle, its low half one 32-bit multiply, and every xor works on 16
+    words. (The even/odd view of the lanes is little-endian: callers check
+    ``sys.byteorder``.)"""
+    from llvmlite import ir
+    per_step = VECTOR_LANES * VECTOR_CHAINS
+    assert count % per_step == 0
+    i32, i64 = ir.IntType(32), ir.IntType(64)
+    v32, v64, half = ir.VectorType(i32, VECTOR_LANES), ir.VectorType(i64, VECTOR_LANES), ir.VectorType(
+        i64, VECTOR_LANES // 2)
+
+    low32 = splat(builder, ir.Constant(i64, 0xFFFFFFFF), half)
+    shift32 = splat(builder, ir.Constant(i64, 32), half)
+    odd_halves = ir.Constant(ir.VectorType(i32, VECTOR_LANES),
+                             [k + o for k in range(0, VECTOR_LANES, 2) for o in (1, VECTOR_LANES + 1)])
+
+    def multiply(x, multiplier):
+        """(high, low) 32-bit halves of each lane's x * multiplier."""
+        pairs = builder.bitcast(x, half)  # lane 2k in the low half of 64-bit lane k
+        m = splat(builder, ir.Constant(i64, multiplier), half)
+        even = builder.mul(builder.and_(pairs, low32), m)
+        odd = builder.mul(builder.lshr(pairs, shift32), m)
+        high = builder.shuffle_vector(builder.bitcast(even, v32), builder.bitcast(odd, v32), odd_halves)
+        low = builder.mul(x, splat(builder, ir.Constant(i32, multiplier), v32))
+        return high, low
+
+    words2, words3 = splat(builder, builder.trunc(c2, i32), v32), splat(builder, builder.trunc(c3, i32), v32)
+    key0, key1 = builder.trunc(k0, i32), builder.trunc(k1, i32)
+    first = splat(builder, first, v64)
+    for step in range(count // per_step):
+        chains = []
+        for chain in range(VECTOR_CHAINS):
+            u0 = step * per_step + chain * VECTOR_LANES
+            counter = builder.add(first, ir.Constant(v64, [u0 + lane for lane in range(VECTOR_LANES)]))
+            high = builder.lshr(counter, splat(builder, ir.Constant(i64, 32), v64))
+            chains.append([builder.trunc(counter, v32), builder.trunc(high, v32), words2, words3])
+        a, b = key0, key1
+        for round_ in range(10):
+            ka, kb = splat(builder, a, v32), splat(builder, b, v32)
+            for chain in range(VECTOR_CHAINS):
+                x0, x1, x2, x3 = chains[chain]
+                high0, low0 = multiply(x0, int(PHILOX_M0))
+                high1, low1 = multiply(x2, int(PHILOX_M1))
+                chains[chain] = [builder.xor(builder.xor(high1, x1), ka), low1,
+                                 builder.xor(builder.xor(high0, x3), kb), low0]
+            a = builder.add(a, ir.Constant(i32, int(PHILOX_W0)))
+            b = builder.add(b, ir.Constant(i32, int(PHILOX_W1)))
+        for chain in range(VECTOR_CHAINS):
+            for j in range(4):
+                emit(j, step * per_step + chain * VECTOR_LANES, chains[chain][j])
+
+
 @intrinsic
 def philox_block_words(typingctx, dst, start, first_counter, count, c2, c3, k0, k1):
     """The Philox4x32-10 words of ``count`` consecutive counters from
@@ -104,84 +170,31 @@ def philox_block_words(typingctx, dst, start, first_counter, count, c2, c3, k0, 
     the layout of a block of the stream (docs/stream-format.md).
 
     The same function as ``philox4x32_10``, bit for bit, written as LLVM
-    vector code on 16 counters per vector (``count`` a multiple of
-    ``VECTOR_LANES * VECTOR_CHAINS``), ``VECTOR_CHAINS`` vectors side by side.
-    Numba's vectorizer keeps each word of ``philox4x32_10`` in a 64-bit lane
-    (the 32x32->64 products); here each product is two even/odd 64-bit
-    multiplies of a vector of 32-bit words (``vpmuludq``), its high halves
-    gathered by one shuffle, its low half one 32-bit multiply, and every
-    xor works on 16 words. (The even/odd view of the lanes is little-endian.)"""
+    vector code (``philox_vectors_ir``; ``count`` a multiple of
+    ``VECTOR_LANES * VECTOR_CHAINS``)."""
     import sys
     if sys.byteorder != "little":
         return None
     if not (isinstance(dst, types.Array) and dst.ndim == 1 and dst.layout == "C"
             and dst.dtype in (types.float32, types.uint32) and isinstance(count, types.IntegerLiteral)):
         return None
-    per_step = VECTOR_LANES * VECTOR_CHAINS
-    if count.literal_value % per_step:
+    if count.literal_value % (VECTOR_LANES * VECTOR_CHAINS):
         return None
-    steps = count.literal_value // per_step
+    total = count.literal_value
 
     def codegen(context, builder, signature, args):
         from llvmlite import ir
         array = context.make_array(signature.args[0])(context, builder, args[0])
-        i32, i64 = ir.IntType(32), ir.IntType(64)
-        v32, v64, half = ir.VectorType(i32, VECTOR_LANES), ir.VectorType(i64, VECTOR_LANES), ir.VectorType(
-            i64, VECTOR_LANES // 2)
-        lanes_mask = ir.VectorType(i32, VECTOR_LANES)
-
-        def splat(value, vector):
-            undefined = ir.Constant(vector, ir.Undefined)
-            one = builder.insert_element(undefined, value, ir.Constant(i32, 0))
-            return builder.shuffle_vector(one, undefined, ir.Constant(ir.VectorType(i32, vector.count),
-                                                                      [0] * vector.count))
-
-        low32 = splat(ir.Constant(i64, 0xFFFFFFFF), half)
-        shift32 = splat(ir.Constant(i64, 32), half)
-        odd_halves = ir.Constant(lanes_mask, [k + o for k in range(0, VECTOR_LANES, 2)
-                                              for o in (1, VECTOR_LANES + 1)])
-
-        def multiply(x, multiplier):
-            """(high, low) 32-bit halves of each lane's x * multiplier."""
-            pairs = builder.bitcast(x, half)  # lane 2k in the low half of 64-bit lane k
-            m = splat(ir.Constant(i64, multiplier), half)
-            even = builder.mul(builder.and_(pairs, low32), m)
-            odd = builder.mul(builder.lshr(pairs, shift32), m)
-            high = builder.shuffle_vector(builder.bitcast(even, v32), builder.bitcast(odd, v32), odd_halves)
-            low = builder.mul(x, splat(ir.Constant(i32, multiplier), v32))
-            return high, low
-
-        _, start, first, _, c2, c3, k0, k1 = args
+        i32 = ir.IntType(32)
+        dst_, start, first, _, c2, c3, k0, k1 = args
         start = context.cast(builder, start, signature.args[1], types.intp)
-        words2, words3 = splat(builder.trunc(c2, i32), v32), splat(builder.trunc(c3, i32), v32)
-        key0, key1 = builder.trunc(k0, i32), builder.trunc(k1, i32)
         base = builder.bitcast(array.data, i32.as_pointer())
-        first = splat(first, v64)
-        total = steps * per_step
-        for step in range(steps):
-            chains = []
-            for chain in range(VECTOR_CHAINS):
-                u0 = step * per_step + chain * VECTOR_LANES
-                counter = builder.add(first, ir.Constant(v64, [u0 + lane for lane in range(VECTOR_LANES)]))
-                chains.append([builder.trunc(counter, v32), builder.trunc(builder.lshr(counter, splat(
-                    ir.Constant(i64, 32), v64)), v32), words2, words3])
-            a, b = key0, key1
-            for round_ in range(10):
-                ka, kb = splat(a, v32), splat(b, v32)
-                for chain in range(VECTOR_CHAINS):
-                    x0, x1, x2, x3 = chains[chain]
-                    high0, low0 = multiply(x0, int(PHILOX_M0))
-                    high1, low1 = multiply(x2, int(PHILOX_M1))
-                    chains[chain] = [builder.xor(builder.xor(high1, x1), ka), low1,
-                                     builder.xor(builder.xor(high0, x3), kb), low0]
-                a = builder.add(a, ir.Constant(i32, int(PHILOX_W0)))
-                b = builder.add(b, ir.Constant(i32, int(PHILOX_W1)))
-            for chain in range(VECTOR_CHAINS):
-                u0 = step * per_step + chain * VECTOR_LANES
-                for j in range(4):
-                    place = builder.add(start, ir.Constant(start.type, j * total + u0))
-                    pointer = builder.bitcast(builder.gep(base, [place]), v32.as_pointer())
-                    builder.store(chains[chain][j], pointer, align=4)
+
+        def store(j, u, words):
+            place = builder.add(start, ir.Constant(start.type, j * total + u))
+            builder.store(words, builder.bitcast(builder.gep(base, [place]), words.type.as_pointer()), align=4)
+
+        philox_vectors_ir(builder, first, total, c2, c3, k0, k1, store)
         return context.get_dummy_value()
 
     return types.none(dst, start, first_counter, count, c2, c3, k0, k1), codegen

@@ -69,3 +69,55 @@ def test_the_cases_reach_the_slow_paths():
     regimes = {plan("truncated_normal", c[2], dtype)[0].regime
                for c in CASES if c[1] == "truncated_normal" for dtype in (np.float32, np.float64)}
     assert regimes == {_kernels.TAILS_ONLY, _kernels.MIXED, _kernels.RATIONAL_ONLY, _kernels.CENTRAL_ONLY}
+
+
+# The float32 uniform's vector block (uniform_block_f32, and its streaming
+# twin) computes _uniform_f32 in LLVM vector code from the words in
+# registers: a second writing of the element arithmetic, checked here against
+# NumPy's float32 operations (each one IEEE-rounded, none fused) on the
+# reference Philox words.
+UNIFORM_BLOCK_PARAMS = [
+    (0.0, 1.0, float(np.nextafter(np.float32(1), np.float32(0)))),
+    (1.0, 0.5, float(np.nextafter(np.float32(1.5), np.float32(0)))),  # low + span * u rounds up to high
+    (-2.0, 4.0, float(np.nextafter(np.float32(2), np.float32(0)))),
+    (-3e38, float("inf"), 3e38),  # the span overflows: inf * u, NaN where u is 0, then top
+    (0.0, 1e-45, 1e-45),  # a subnormal span
+    (-0.125, 0.25, -0.0625),  # top below high: many values clamped
+]
+
+
+@pytest.fixture(scope="module")
+def uniform_blocks():
+    @numba.njit
+    def ordinary(dst, start, first, c2, c3, k0, k1, low, span, top):
+        _kernels.uniform_block_f32(dst, start, first, 256, c2, c3, k0, k1, low, span, top)
+
+    @numba.njit
+    def streamed(dst, start, first, c2, c3, k0, k1, low, span, top):
+        _kernels.uniform_block_f32_streamed(dst, start, first, 256, c2, c3, k0, k1, low, span, top)
+        _kernels.store_fence()
+    return {"ordinary": ordinary, "streamed": streamed}
+
+
+@pytest.mark.parametrize("stores", ["ordinary", "streamed"])
+@pytest.mark.parametrize("low, span, top", UNIFORM_BLOCK_PARAMS)
+@pytest.mark.parametrize("first", [0, 2**32 - 100])
+def test_vector_uniform_block_equals_the_element_formula(uniform_blocks, stores, low, span, top, first):
+    import fastinit
+    from tests import reference
+    key = np.array([0xA4093822, 0x299F31D0], np.uint32)
+    room = fastinit.zeros((1024 + 64,), dtype=np.float32)  # on a 64-byte boundary
+    start = 16
+    low32, span32, top32 = np.float32(low), np.float32(span), np.float32(top)
+    with np.errstate(invalid="ignore", over="ignore"):
+        uniform_blocks[stores](room, start, np.uint64(first), np.uint64(7), np.uint64(32), np.uint64(key[0]),
+                               np.uint64(key[1]), low32, span32, top32)
+        counters = np.array([[(first + u) & 0xFFFFFFFF, (first + u) >> 32, 7, 32] for u in range(256)], np.uint32)
+        words = reference.philox4x32_10(counters, key).astype(np.uint32).T.reshape(-1)  # word j of counter u at 256 j + u
+        unit = (words >> 8).astype(np.int32).astype(np.float32) * np.float32(2.0**-24)
+        v = low32 + span32 * unit
+        expected = np.where(v < top32, v, top32)
+    got = room[start:start + 1024]
+    assert got.view(np.uint32).tolist() == expected.astype(np.float32).view(np.uint32).tolist()
+    assert not room[:start].any() and not room[start + 1024:].any()
+    assert (got <= top32).all() and (got >= min(low32, top32)).all()

@@ -441,11 +441,14 @@ def test_uniform_never_returns_high(low, high):
         assert out[-1] == top
 
 
-# Outputs of at least _kernels.STREAM_MIN_BYTES are written through a staging
-# block with non-temporal stores (uniform and the truncated normal's rational
-# regimes); the bits are those of the ordinary path.
+# Outputs of at least _kernels.STREAM_MIN_BYTES are written with non-temporal
+# stores (uniform, the float32 normal and the truncated normal's rational
+# regimes), the float32 uniform's blocks on a 64-byte boundary straight from
+# the vector registers, the others through a staging block; the bits are
+# those of the ordinary path.
 STREAMED_FILLS = {
     "uniform": lambda out, **kw: fastinit.fill_uniform(out, -0.5, 2.0, **kw),
+    "normal": TYPED_FILLS["normal"],
     "truncated central": TYPED_FILLS["truncated central"],
     "truncated rational": TYPED_FILLS["truncated rational"],
 }
@@ -453,22 +456,26 @@ STREAMED_FILLS = {
 
 @pytest.mark.parametrize("name", STREAMED_FILLS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_streamed_outputs_equal_fills_in_pieces(name, dtype):
+@pytest.mark.parametrize("offset", [0, 7])
+def test_streamed_outputs_equal_fills_in_pieces(name, dtype, offset):
     fill = STREAMED_FILLS[name]
     n = _kernels.STREAM_MIN_BYTES // np.dtype(dtype).itemsize + 1000
     whole = fastinit.zeros((n + 1,), dtype=dtype)   # on a 64-byte boundary
-    fill(whole[:n], seed=9, offset=7)
+    fill(whole[:n], seed=9, offset=offset)
     pieces = np.empty(n, dtype)
     cuts = [0, 100_003, n // 2, n - 5, n]
     for a, b in zip(cuts, cuts[1:]):
-        fill(pieces[a:b], seed=9, offset=7 + a)
+        fill(pieces[a:b], seed=9, offset=offset + a)
     assert whole[:n].tobytes() == pieces.tobytes()
     assert whole[n] == 0
     lanes = 64 // np.dtype(dtype).itemsize
     room = fastinit.zeros((n + 2 * lanes,), dtype=dtype)
-    for shift in (1, 3, lanes - 1):  # off a 64-byte boundary: lines cut by the blocks, carried to the next
+    # Off a 64-byte boundary: lines cut by the blocks, carried to the next;
+    # shift 7 with offset 7: the whole blocks on the boundary again, after a
+    # first block cut by the head.
+    for shift in (1, 3, 7, lanes - 1):
         room[:] = 0
-        fill(room[shift:shift + n], seed=9, offset=7)
+        fill(room[shift:shift + n], seed=9, offset=offset)
         assert room[shift:shift + n].tobytes() == pieces.tobytes(), shift
         assert not room[:shift].any() and not room[shift + n:].any(), shift
 
