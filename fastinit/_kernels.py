@@ -134,10 +134,10 @@ def _uniform_f32(p, w):
     return v if v < top else top
 
 
-def _uniform_block_f32_intrinsic(nontemporal):
+def _uniform_block_f32_intrinsic(streamed):
     """The intrinsic uniform_block_f32 (ordinary stores) or its streaming
-    twin (nontemporal True)."""
-    def uniform_block(typingctx, dst, start, first_counter, count, c2, c3, k0, k1, low, span, top):
+    twin (streamed True: two more arguments, lead and carry)."""
+    def uniform_block(dst, start, first_counter, count, c2, c3, k0, k1, low, span, top, *more):
         import sys
         if sys.byteorder != "little":
             return None
@@ -147,37 +147,98 @@ def _uniform_block_f32_intrinsic(nontemporal):
             return None
         if count.literal_value % (VECTOR_LANES * VECTOR_CHAINS):
             return None
+        if len(more) != (2 if streamed else 0) or streamed and not (
+                isinstance(more[0], types.Integer) and isinstance(more[1], types.Array) and more[1].ndim == 1
+                and more[1].layout == "C" and more[1].dtype == types.float32):
+            return None
         total = count.literal_value
 
         def codegen(context, builder, signature, args):
             from llvmlite import ir
+            i32, i64 = ir.IntType(32), ir.IntType(64)
             array = context.make_array(signature.args[0])(context, builder, args[0])
-            _, start, first, _, c2, c3, k0, k1, low, span, top = args
+            _, start, first, _, c2, c3, k0, k1, low, span, top = args[:11]
             start = context.cast(builder, start, signature.args[1], types.intp)
             vf = ir.VectorType(ir.FloatType(), VECTOR_LANES)
+            v64 = ir.VectorType(i64, VECTOR_LANES)
             low, span, top = (splat(builder, x, vf) for x in (low, span, top))
             grid = splat(builder, ir.Constant(ir.FloatType(), 2.0**-24), vf)
-            eight = splat(builder, ir.Constant(ir.IntType(32), 8), ir.VectorType(ir.IntType(32), VECTOR_LANES))
-            marker = builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)])
+            eight = splat(builder, ir.Constant(i32, 8), ir.VectorType(i32, VECTOR_LANES))
+            marker = builder.module.add_metadata([ir.Constant(i32, 1)])
+            iota = ir.Constant(v64, list(range(VECTOR_LANES)))
 
-            def store(j, u, words):
+            def value(words):
                 unit = builder.fmul(builder.sitofp(builder.lshr(words, eight), vf), grid)  # unit_f32
                 v = builder.fadd(low, builder.fmul(span, unit))
-                v = builder.select(builder.fcmp_ordered("<", v, top), v, top)
-                place = builder.add(start, ir.Constant(start.type, j * total + u))
-                pointer = builder.bitcast(builder.gep(array.data, [place]), vf.as_pointer())
-                if nontemporal:
-                    builder.store(v, pointer, align=64).set_metadata("nontemporal", marker)
-                else:
-                    builder.store(v, pointer, align=4)
+                return builder.select(builder.fcmp_ordered("<", v, top), v, top)
 
-            philox_vectors_ir(builder, first, total, c2, c3, k0, k1, store)
+            def pointer(base, place):
+                return builder.bitcast(builder.gep(base, [place]), vf.as_pointer())
+
+            def put(place, v):
+                if streamed:
+                    builder.store(v, pointer(array.data, place), align=64).set_metadata("nontemporal", marker)
+                else:
+                    builder.store(v, pointer(array.data, place), align=4)
+
+            if not streamed:
+                def store(u, words):
+                    for j in range(4):
+                        put(builder.add(start, ir.Constant(start.type, j * total + u)), value(words[j]))
+                philox_vectors_ir(builder, first, total, c2, c3, k0, k1, store)
+                return context.get_dummy_value()
+
+            # Streamed: the lines of dst from start + lead on, each whole
+            # (docs of uniform_block_f32_streamed).
+            lead = context.cast(builder, args[11], signature.args[11], types.intp)
+            carry = context.make_array(signature.args[12])(context, builder, args[12])
+            lead64 = builder.sext(lead, i64) if lead.type.width < 64 else lead
+            shift = builder.add(splat(builder, lead64, v64), iota)
+            last = total - VECTOR_LANES
+
+            def offsets(u):
+                t = builder.add(shift, splat(builder, ir.Constant(i64, u), v64))
+                if u != last:
+                    return t
+                size = splat(builder, ir.Constant(i64, total), v64)
+                return builder.select(builder.icmp_unsigned(">=", t, size), builder.sub(t, size), t)
+
+            ahead = builder.icmp_unsigned("<", iota, builder.sub(splat(builder, ir.Constant(i64, VECTOR_LANES), v64),
+                                                                 splat(builder, lead64, v64)))  # lanes before the wrap
+
+            def store(u, words):
+                values = [value(w) for w in words]
+                if u != last:
+                    for j in range(4):
+                        put(builder.add(builder.add(start, lead), ir.Constant(start.type, j * total + u)), values[j])
+                    return
+                for j in range(3):  # the lines across the runs of words j and j + 1
+                    put(builder.add(builder.add(start, lead), ir.Constant(start.type, j * total + u)),
+                        builder.select(ahead, values[j], values[j + 1]))
+                end = builder.add(builder.add(start, lead), ir.Constant(start.type, 3 * total + u))
+                with builder.if_else(builder.icmp_signed("==", lead, ir.Constant(lead.type, 0))) as (whole, across):
+                    with whole:
+                        put(end, values[3])
+                    with across:  # the line before start + lead: the last block's end and this one's start
+                        held = pointer(carry.data, lead)
+                        put(builder.sub(builder.add(start, lead), ir.Constant(start.type, VECTOR_LANES)),
+                            builder.select(ahead, builder.load(held, align=4), values[0]))
+                        builder.store(values[3], held, align=4)
+
+            philox_vectors_ir(builder, first, total, c2, c3, k0, k1, store, offsets)
             return context.get_dummy_value()
 
-        return types.none(dst, start, first_counter, count, c2, c3, k0, k1, low, span, top), codegen
+        return types.none(dst, start, first_counter, count, c2, c3, k0, k1, low, span, top, *more), codegen
 
-    uniform_block.__name__ = "uniform_block_f32_streamed" if nontemporal else "uniform_block_f32"
-    return intrinsic(uniform_block)
+    if streamed:
+        def uniform_block_f32_streamed(typingctx, dst, start, first_counter, count, c2, c3, k0, k1, low, span, top,
+                                       lead, carry):
+            return uniform_block(dst, start, first_counter, count, c2, c3, k0, k1, low, span, top, lead, carry)
+        return intrinsic(uniform_block_f32_streamed)
+
+    def uniform_block_f32(typingctx, dst, start, first_counter, count, c2, c3, k0, k1, low, span, top):
+        return uniform_block(dst, start, first_counter, count, c2, c3, k0, k1, low, span, top)
+    return intrinsic(uniform_block_f32)
 
 
 #: uniform_block_f32(dst, start, first_counter, count, c2, c3, k0, k1, low, span, top):
@@ -191,8 +252,21 @@ def _uniform_block_f32_intrinsic(nontemporal):
 #: flags allow it, and these carry none). ``low``, ``span`` and ``top`` are
 #: float32.
 uniform_block_f32 = _uniform_block_f32_intrinsic(False)
-#: The same values written with non-temporal 64-byte stores, which bypass the
-#: caches: element ``start`` of dst must lie on a 64-byte boundary.
+#: uniform_block_f32_streamed(dst, start, first_counter, count, c2, c3, k0, k1, low, span, top, lead, carry):
+#: the same values, written with non-temporal 64-byte stores (they bypass the
+#: caches) of whole 64-byte lines: dst[start + lead] lies on a 64-byte
+#: boundary (0 <= lead < 16). Each vector of counters is chosen so that its
+#: words fill such a line, lane for lane, without a permutation: counters
+#: lead + u .. lead + u + 15 give the lines at start + lead + j * count + u,
+#: and the block's remaining counters (the wrap of the last vector) the lines
+#: across the runs of words j and j + 1, half from each. With lead 0 that is
+#: every element of the block. With lead > 0, the line that holds the block's
+#: first ``lead`` elements also holds the last block's final ``16 - lead``,
+#: which the last call left in carry[lead:16]: it is written now, and this
+#: block's final ``16 - lead`` elements are left in carry[lead:16] in turn
+#: (carry[lead + 16 - lead:lead + 16] is overwritten). The caller writes what
+#: is left at the end, and must not start a run with lead > 0 here (the first
+#: line's earlier elements would come from carry).
 uniform_block_f32_streamed = _uniform_block_f32_intrinsic(True)
 
 
@@ -974,24 +1048,27 @@ def _stream_block_overload(out, rel, ring, pending):
     return stream_block
 
 
-def _stream_direct(out, rel, cbase, params, fmt, k0, k1, c2, c3):
+def _stream_direct(out, rel, cbase, params, fmt, k0, k1, c2, c3, ring, pending):
     """Stub: write the whole block of out[rel:] with non-temporal stores of
-    its values as they are computed, where the distribution can and out[rel]
-    lies on a 64-byte boundary; True if it did."""
+    its values as they are computed, where the distribution can, carrying its
+    last partial line in ring as _stream_block does. Returns the elements
+    then pending (those of that line), or -1 where it wrote nothing."""
 
 
 @overload(_stream_direct, jit_options=INLINE_OPTIONS)
-def _stream_direct_overload(out, rel, cbase, params, fmt, k0, k1, c2, c3):
+def _stream_direct_overload(out, rel, cbase, params, fmt, k0, k1, c2, c3, ring, pending):
     if not (isinstance(fmt, types.NoneType) and out.dtype == types.float32
             and getattr(params, "instance_class", None) is Uniform):
-        return lambda out, rel, cbase, params, fmt, k0, k1, c2, c3: False
+        return lambda out, rel, cbase, params, fmt, k0, k1, c2, c3, ring, pending: -1
 
-    def stream_direct(out, rel, cbase, params, fmt, k0, k1, c2, c3):
-        if (out.ctypes.data + rel * 4) % 64:
-            return False
+    def stream_direct(out, rel, cbase, params, fmt, k0, k1, c2, c3, ring, pending):
+        lead = np.int64(((-(out.ctypes.data + rel * 4)) % 64) // 4)  # elements before out's next 64-byte line
+        carried = (16 - lead) % 16  # what the last block left: its elements on that line
+        if pending != carried:  # a run of blocks starting off a line: the first through staging
+            return -1
         uniform_block_f32_streamed(out, rel, cbase, LANES, c2, c3, k0, k1,
-                                   _F32(params.low), _F32(params.span), _F32(params.top))
-        return True
+                                   _F32(params.low), _F32(params.span), _F32(params.top), lead, ring)
+        return carried
     return stream_direct
 
 
@@ -1023,13 +1100,15 @@ def _fill_blocks(out, params, fmt, k0, k1, c2, c3, first, head, k_start, k_stop)
         whole = rel >= 0 and rel + per_block <= n
         if _is_native(fmt) and whole and not stream:
             _block(out, rel, cbase, params, k0, k1, c2, c3, scratch)
-        elif stream and whole and pending == 0 and _stream_direct(out, rel, cbase, params, fmt, k0, k1, c2, c3):
-            end = rel + per_block
         elif stream and whole:
-            _flush(out, params, k0, k1, c2, c3, scratch)  # what waits belongs to out
-            _block(staging, 0, cbase, params, k0, k1, c2, c3, scratch)
-            _flush(staging, params, k0, k1, c2, c3, scratch)
-            pending = _stream_block(out, rel, ring, pending)
+            left = _stream_direct(out, rel, cbase, params, fmt, k0, k1, c2, c3, ring, pending)
+            if left >= 0:
+                pending = left
+            else:
+                _flush(out, params, k0, k1, c2, c3, scratch)  # what waits belongs to out
+                _block(staging, 0, cbase, params, k0, k1, c2, c3, scratch)
+                _flush(staging, params, k0, k1, c2, c3, scratch)
+                pending = _stream_block(out, rel, ring, pending)
             end = rel + per_block
         else:  # a 16-bit output, or a block cut by the ends of the call
             if stream:

@@ -95,14 +95,16 @@ VECTOR_LANES = 16
 VECTOR_CHAINS = 4
 
 
-def philox_vectors_ir(builder, first, count, c2, c3, k0, k1, emit):
+def philox_vectors_ir(builder, first, count, c2, c3, k0, k1, emit, offsets=None):
     """Emit the LLVM IR of Philox4x32-10 on ``count`` consecutive counters
     from ``first`` (an i64 value; ``c2``, ``c3``, ``k0``, ``k1`` i64 values
     holding 32-bit words), ``VECTOR_LANES`` counters per vector and
     ``VECTOR_CHAINS`` vectors side by side (``count`` a multiple of
-    ``VECTOR_LANES * VECTOR_CHAINS``). For every vector of output words it
-    calls ``emit(j, u, words)``: ``words`` (``<VECTOR_LANES x i32>``) holds
-    word ``j`` of counters ``first + u`` .. ``first + u + VECTOR_LANES - 1``.
+    ``VECTOR_LANES * VECTOR_CHAINS``). For every vector of counters it calls
+    ``emit(u, words)``: ``words[j]`` (``<VECTOR_LANES x i32>``) holds word
+    ``j`` of counters ``first + u`` .. ``first + u + VECTOR_LANES - 1``, or,
+    where ``offsets`` is given, of the counters ``first + offsets(u)`` (an
+    ``<VECTOR_LANES x i64>`` value: any counters, a lane each).
     The code generator of ``philox_block_words``, and of the kernels that
     turn the words into values without storing them first.
 
@@ -142,7 +144,9 @@ def philox_vectors_ir(builder, first, count, c2, c3, k0, k1, emit):
         chains = []
         for chain in range(VECTOR_CHAINS):
             u0 = step * per_step + chain * VECTOR_LANES
-            counter = builder.add(first, ir.Constant(v64, [u0 + lane for lane in range(VECTOR_LANES)]))
+            lanes = (ir.Constant(v64, [u0 + lane for lane in range(VECTOR_LANES)]) if offsets is None
+                     else offsets(u0))
+            counter = builder.add(first, lanes)
             high = builder.lshr(counter, splat(builder, ir.Constant(i64, 32), v64))
             chains.append([builder.trunc(counter, v32), builder.trunc(high, v32), words2, words3])
         a, b = key0, key1
@@ -157,8 +161,7 @@ def philox_vectors_ir(builder, first, count, c2, c3, k0, k1, emit):
             a = builder.add(a, ir.Constant(i32, int(PHILOX_W0)))
             b = builder.add(b, ir.Constant(i32, int(PHILOX_W1)))
         for chain in range(VECTOR_CHAINS):
-            for j in range(4):
-                emit(j, step * per_step + chain * VECTOR_LANES, chains[chain][j])
+            emit(step * per_step + chain * VECTOR_LANES, chains[chain])
 
 
 @intrinsic
@@ -190,9 +193,11 @@ def philox_block_words(typingctx, dst, start, first_counter, count, c2, c3, k0, 
         start = context.cast(builder, start, signature.args[1], types.intp)
         base = builder.bitcast(array.data, i32.as_pointer())
 
-        def store(j, u, words):
-            place = builder.add(start, ir.Constant(start.type, j * total + u))
-            builder.store(words, builder.bitcast(builder.gep(base, [place]), words.type.as_pointer()), align=4)
+        def store(u, words):
+            for j in range(4):
+                place = builder.add(start, ir.Constant(start.type, j * total + u))
+                builder.store(words[j], builder.bitcast(builder.gep(base, [place]), words[j].type.as_pointer()),
+                              align=4)
 
         philox_vectors_ir(builder, first, total, c2, c3, k0, k1, store)
         return context.get_dummy_value()

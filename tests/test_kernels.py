@@ -94,9 +94,32 @@ def uniform_blocks():
 
     @numba.njit
     def streamed(dst, start, first, c2, c3, k0, k1, low, span, top):
-        _kernels.uniform_block_f32_streamed(dst, start, first, 256, c2, c3, k0, k1, low, span, top)
+        _kernels.uniform_block_f32_streamed(dst, start, first, 256, c2, c3, k0, k1, low, span, top, 0,
+                                            np.zeros(32, np.float32))
         _kernels.store_fence()
-    return {"ordinary": ordinary, "streamed": streamed}
+
+    @numba.njit
+    def streamed_blocks(dst, start, first, c2, c3, k0, k1, low, span, top, lead, carry, blocks):
+        for b in range(blocks):
+            _kernels.uniform_block_f32_streamed(dst, start + 1024 * b, first + np.uint64(256 * b), 256, c2, c3, k0,
+                                                k1, low, span, top, lead, carry)
+        _kernels.store_fence()
+    return {"ordinary": ordinary, "streamed": streamed, "streamed blocks": streamed_blocks}
+
+
+def _uniform_words_formula(first, n_counters, c2, c3, key, low32, span32, top32):
+    """The float32 uniform of counters first .. first + n_counters - 1 in the
+    blocked layout (256 counters per block), by NumPy from the reference words."""
+    from tests import reference
+    out = []
+    for b in range(n_counters // 256):
+        base = first + 256 * b
+        counters = np.array([[(base + u) & 0xFFFFFFFF, (base + u) >> 32, c2, c3] for u in range(256)], np.uint32)
+        words = reference.philox4x32_10(counters, key).astype(np.uint32).T.reshape(-1)
+        with np.errstate(invalid="ignore", over="ignore"):
+            v = low32 + span32 * ((words >> 8).astype(np.int32).astype(np.float32) * np.float32(2.0**-24))
+            out.append(np.where(v < top32, v, top32).astype(np.float32))
+    return np.concatenate(out)
 
 
 @pytest.mark.parametrize("stores", ["ordinary", "streamed"])
@@ -121,3 +144,32 @@ def test_vector_uniform_block_equals_the_element_formula(uniform_blocks, stores,
     assert got.view(np.uint32).tolist() == expected.astype(np.float32).view(np.uint32).tolist()
     assert not room[:start].any() and not room[start + 1024:].any()
     assert (got <= top32).all() and (got >= min(low32, top32)).all()
+
+
+@pytest.mark.parametrize("lead", [0, 1, 5, 15])
+@pytest.mark.parametrize("low, span, top", UNIFORM_BLOCK_PARAMS[:2])
+def test_streamed_uniform_blocks_off_a_line_carry_its_ends(uniform_blocks, lead, low, span, top):
+    """dst[start + lead] on a 64-byte boundary: three blocks write every whole
+    line from there, the first line the last block's end (left in carry) and
+    the block's first ``lead`` elements, and leave their own last 16 - lead
+    elements in carry[lead:16]."""
+    import fastinit
+    key = np.array([0x1234567, 0x89ABCDEF], np.uint32)
+    low32, span32, top32 = np.float32(low), np.float32(span), np.float32(top)
+    room = fastinit.zeros((4096 + 64,), dtype=np.float32)
+    start = 32 - lead
+    carry = np.zeros(32, np.float32)
+    before = np.arange(1, 17, dtype=np.float32) * np.float32(-1000)  # the last block's end, as carried
+    carry[lead:16] = before[lead:]
+    first = 2**32 - 300
+    with np.errstate(invalid="ignore", over="ignore"):
+        uniform_blocks["streamed blocks"](room, start, np.uint64(first), np.uint64(7), np.uint64(32),
+                                          np.uint64(key[0]), np.uint64(key[1]), low32, span32, top32, lead, carry, 3)
+    expected = _uniform_words_formula(first, 768, 7, 32, key, low32, span32, top32)
+    held = 16 - lead if lead else 0
+    written = room[start - held:start + 3072 - held]
+    assert written[:held].view(np.uint32).tolist() == before[lead:].view(np.uint32).tolist()[:held]
+    assert written[held:].view(np.uint32).tolist() == expected[:3072 - held].view(np.uint32).tolist()
+    assert not room[:start - held].any() and not room[start + 3072 - held:].any()
+    if lead:
+        assert carry[lead:16].view(np.uint32).tolist() == expected[3072 - held:].view(np.uint32).tolist()
