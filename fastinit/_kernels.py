@@ -155,17 +155,17 @@ def _uniform_block_f32_intrinsic(streamed):
 
         def codegen(context, builder, signature, args):
             from llvmlite import ir
-            i32, i64 = ir.IntType(32), ir.IntType(64)
+            i32 = ir.IntType(32)
             array = context.make_array(signature.args[0])(context, builder, args[0])
             _, start, first, _, c2, c3, k0, k1, low, span, top = args[:11]
             start = context.cast(builder, start, signature.args[1], types.intp)
             vf = ir.VectorType(ir.FloatType(), VECTOR_LANES)
-            v64 = ir.VectorType(i64, VECTOR_LANES)
+            v32 = ir.VectorType(i32, VECTOR_LANES)
             low, span, top = (splat(builder, x, vf) for x in (low, span, top))
             grid = splat(builder, ir.Constant(ir.FloatType(), 2.0**-24), vf)
-            eight = splat(builder, ir.Constant(i32, 8), ir.VectorType(i32, VECTOR_LANES))
+            eight = splat(builder, ir.Constant(i32, 8), v32)
             marker = builder.module.add_metadata([ir.Constant(i32, 1)])
-            iota = ir.Constant(v64, list(range(VECTOR_LANES)))
+            iota = ir.Constant(v32, list(range(VECTOR_LANES)))
 
             def value(words):
                 unit = builder.fmul(builder.sitofp(builder.lshr(words, eight), vf), grid)  # unit_f32
@@ -192,19 +192,19 @@ def _uniform_block_f32_intrinsic(streamed):
             # (docs of uniform_block_f32_streamed).
             lead = context.cast(builder, args[11], signature.args[11], types.intp)
             carry = context.make_array(signature.args[12])(context, builder, args[12])
-            lead64 = builder.sext(lead, i64) if lead.type.width < 64 else lead
-            shift = builder.add(splat(builder, lead64, v64), iota)
+            lead32 = splat(builder, builder.trunc(lead, i32), v32)
+            shift = builder.add(lead32, iota)
             last = total - VECTOR_LANES
 
             def offsets(u):
-                t = builder.add(shift, splat(builder, ir.Constant(i64, u), v64))
+                t = builder.add(shift, splat(builder, ir.Constant(i32, u), v32))
                 if u != last:
                     return t
-                size = splat(builder, ir.Constant(i64, total), v64)
+                size = splat(builder, ir.Constant(i32, total), v32)
                 return builder.select(builder.icmp_unsigned(">=", t, size), builder.sub(t, size), t)
 
-            ahead = builder.icmp_unsigned("<", iota, builder.sub(splat(builder, ir.Constant(i64, VECTOR_LANES), v64),
-                                                                 splat(builder, lead64, v64)))  # lanes before the wrap
+            ahead = builder.icmp_unsigned("<", iota, builder.sub(splat(builder, ir.Constant(i32, VECTOR_LANES), v32),
+                                                                 lead32))  # lanes before the wrap
 
             def store(u, words):
                 values = [value(w) for w in words]

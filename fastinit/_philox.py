@@ -104,7 +104,8 @@ def philox_vectors_ir(builder, first, count, c2, c3, k0, k1, emit, offsets=None)
     ``emit(u, words)``: ``words[j]`` (``<VECTOR_LANES x i32>``) holds word
     ``j`` of counters ``first + u`` .. ``first + u + VECTOR_LANES - 1``, or,
     where ``offsets`` is given, of the counters ``first + offsets(u)`` (an
-    ``<VECTOR_LANES x i64>`` value: any counters, a lane each).
+    ``<VECTOR_LANES x i32>`` value: any counters within 2**32 of ``first``,
+    a lane each).
     The code generator of ``philox_block_words``, and of the kernels that
     turn the words into values without storing them first.
 
@@ -139,16 +140,25 @@ def philox_vectors_ir(builder, first, count, c2, c3, k0, k1, emit, offsets=None)
 
     words2, words3 = splat(builder, builder.trunc(c2, i32), v32), splat(builder, builder.trunc(c3, i32), v32)
     key0, key1 = builder.trunc(k0, i32), builder.trunc(k1, i32)
+    first_low = splat(builder, builder.trunc(first, i32), v32)
+    first_high = splat(builder, builder.trunc(builder.lshr(first, ir.Constant(i64, 32)), i32), v32)
     first = splat(builder, first, v64)
+
+    def counter_words(u0):
+        """Words 0 and 1 of the vector of counters u0 (first + offsets(u0) where
+        offsets is given: a 32-bit add and its carry, no 64-bit lanes)."""
+        if offsets is None:
+            counter = builder.add(first, ir.Constant(v64, [u0 + lane for lane in range(VECTOR_LANES)]))
+            high = builder.lshr(counter, splat(builder, ir.Constant(i64, 32), v64))
+            return builder.trunc(counter, v32), builder.trunc(high, v32)
+        lanes = offsets(u0)
+        low = builder.add(first_low, lanes)
+        return low, builder.add(first_high, builder.zext(builder.icmp_unsigned("<", low, lanes), v32))
+
     for step in range(count // per_step):
         chains = []
         for chain in range(VECTOR_CHAINS):
-            u0 = step * per_step + chain * VECTOR_LANES
-            lanes = (ir.Constant(v64, [u0 + lane for lane in range(VECTOR_LANES)]) if offsets is None
-                     else offsets(u0))
-            counter = builder.add(first, lanes)
-            high = builder.lshr(counter, splat(builder, ir.Constant(i64, 32), v64))
-            chains.append([builder.trunc(counter, v32), builder.trunc(high, v32), words2, words3])
+            chains.append([*counter_words(step * per_step + chain * VECTOR_LANES), words2, words3])
         a, b = key0, key1
         for round_ in range(10):
             ka, kb = splat(builder, a, v32), splat(builder, b, v32)
