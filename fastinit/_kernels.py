@@ -134,16 +134,19 @@ def _uniform_f32(p, w):
     return v if v < top else top
 
 
-def _uniform_block_f32_intrinsic(streamed):
-    """The intrinsic uniform_block_f32 (ordinary stores) or its streaming
-    twin (streamed True: two more arguments, lead and carry)."""
+def _uniform_block_intrinsic(streamed, width=32):
+    """The intrinsic uniform_block_f32 (ordinary stores), its streaming twin
+    (streamed True: two more arguments, lead and carry), or uniform_block_f64
+    (width 64: float64 outputs, ordinary stores)."""
+    element = types.float32 if width == 32 else types.float64
+
     def uniform_block(dst, start, first_counter, count, c2, c3, k0, k1, low, span, top, *more):
         import sys
         if sys.byteorder != "little":
             return None
         if not (isinstance(dst, types.Array) and dst.ndim == 1 and dst.layout == "C"
-                and dst.dtype == types.float32 and isinstance(count, types.IntegerLiteral)
-                and low == span == top == types.float32):
+                and dst.dtype == element and isinstance(count, types.IntegerLiteral)
+                and low == span == top == element):
             return None
         if count.literal_value % (VECTOR_LANES * VECTOR_CHAINS):
             return None
@@ -155,22 +158,32 @@ def _uniform_block_f32_intrinsic(streamed):
 
         def codegen(context, builder, signature, args):
             from llvmlite import ir
-            i32 = ir.IntType(32)
+            i32, i64 = ir.IntType(32), ir.IntType(64)
             array = context.make_array(signature.args[0])(context, builder, args[0])
             _, start, first, _, c2, c3, k0, k1, low, span, top = args[:11]
             start = context.cast(builder, start, signature.args[1], types.intp)
-            vf = ir.VectorType(ir.FloatType(), VECTOR_LANES)
+            vf = ir.VectorType(ir.FloatType() if width == 32 else ir.DoubleType(), VECTOR_LANES)
             v32 = ir.VectorType(i32, VECTOR_LANES)
+            v64 = ir.VectorType(i64, VECTOR_LANES)
             low, span, top = (splat(builder, x, vf) for x in (low, span, top))
-            grid = splat(builder, ir.Constant(ir.FloatType(), 2.0**-24), vf)
-            eight = splat(builder, ir.Constant(i32, 8), v32)
             marker = builder.module.add_metadata([ir.Constant(i32, 1)])
             iota = ir.Constant(v32, list(range(VECTOR_LANES)))
 
-            def value(words):
-                unit = builder.fmul(builder.sitofp(builder.lshr(words, eight), vf), grid)  # unit_f32
+            def clamped(unit):
                 v = builder.fadd(low, builder.fmul(span, unit))
                 return builder.select(builder.fcmp_ordered("<", v, top), v, top)
+
+            def value(words):  # unit_f32: (w >> 8) * 2**-24, converted from int32
+                grid = splat(builder, ir.Constant(ir.FloatType(), 2.0**-24), vf)
+                eight = splat(builder, ir.Constant(i32, 8), v32)
+                return clamped(builder.fmul(builder.sitofp(builder.lshr(words, eight), vf), grid))
+
+            def value64(lo, hi):  # unit_f64: the top 53 bits of (hi << 32) | lo, times 2**-53
+                wide = builder.or_(builder.shl(builder.zext(hi, v64), splat(builder, ir.Constant(i64, 32), v64)),
+                                   builder.zext(lo, v64))
+                bits = builder.lshr(wide, splat(builder, ir.Constant(i64, 11), v64))  # < 2**53: exact as signed
+                grid = splat(builder, ir.Constant(ir.DoubleType(), 2.0**-53), vf)
+                return clamped(builder.fmul(builder.sitofp(bits, vf), grid))
 
             def pointer(base, place):
                 return builder.bitcast(builder.gep(base, [place]), vf.as_pointer())
@@ -179,8 +192,15 @@ def _uniform_block_f32_intrinsic(streamed):
                 if streamed:
                     builder.store(v, pointer(array.data, place), align=64).set_metadata("nontemporal", marker)
                 else:
-                    builder.store(v, pointer(array.data, place), align=4)
+                    builder.store(v, pointer(array.data, place), align=width // 8)
 
+            if width == 64:  # element j of counter u from words 2j and 2j + 1
+                def store(u, words):
+                    for j in range(2):
+                        put(builder.add(start, ir.Constant(start.type, j * total + u)),
+                            value64(words[2 * j], words[2 * j + 1]))
+                philox_vectors_ir(builder, first, total, c2, c3, k0, k1, store)
+                return context.get_dummy_value()
             if not streamed:
                 def store(u, words):
                     for j in range(4):
@@ -236,6 +256,11 @@ def _uniform_block_f32_intrinsic(streamed):
             return uniform_block(dst, start, first_counter, count, c2, c3, k0, k1, low, span, top, lead, carry)
         return intrinsic(uniform_block_f32_streamed)
 
+    if width == 64:
+        def uniform_block_f64(typingctx, dst, start, first_counter, count, c2, c3, k0, k1, low, span, top):
+            return uniform_block(dst, start, first_counter, count, c2, c3, k0, k1, low, span, top)
+        return intrinsic(uniform_block_f64)
+
     def uniform_block_f32(typingctx, dst, start, first_counter, count, c2, c3, k0, k1, low, span, top):
         return uniform_block(dst, start, first_counter, count, c2, c3, k0, k1, low, span, top)
     return intrinsic(uniform_block_f32)
@@ -251,7 +276,7 @@ def _uniform_block_f32_intrinsic(streamed):
 #: (no contraction into fused multiply-adds: LLVM fuses only where fast-math
 #: flags allow it, and these carry none). ``low``, ``span`` and ``top`` are
 #: float32.
-uniform_block_f32 = _uniform_block_f32_intrinsic(False)
+uniform_block_f32 = _uniform_block_intrinsic(False)
 #: uniform_block_f32_streamed(dst, start, first_counter, count, c2, c3, k0, k1, low, span, top, lead, carry):
 #: the same values, written with non-temporal 64-byte stores (they bypass the
 #: caches) of whole 64-byte lines: dst[start + lead] lies on a 64-byte
@@ -267,7 +292,15 @@ uniform_block_f32 = _uniform_block_f32_intrinsic(False)
 #: (carry[lead + 16 - lead:lead + 16] is overwritten). The caller writes what
 #: is left at the end, and must not start a run with lead > 0 here (the first
 #: line's earlier elements would come from carry).
-uniform_block_f32_streamed = _uniform_block_f32_intrinsic(True)
+uniform_block_f32_streamed = _uniform_block_intrinsic(True)
+#: uniform_block_f64(dst, start, first_counter, count, c2, c3, k0, k1, low, span, top):
+#: ``_uniform_f64`` of the same words into a float64 dst (element ``j`` of
+#: counter ``first_counter + u``, from its words 2j and 2j + 1, at
+#: dst[start + j * count + u]), in 64-bit vector lanes from the words in
+#: registers: ``low + span * (((w1 << 32 | w0) >> 11) * 2**-53)``, then
+#: ``top`` where that is not below it, the same IEEE float64 operations as
+#: _uniform_f64. ``low``, ``span`` and ``top`` are float64.
+uniform_block_f64 = _uniform_block_intrinsic(False, 64)
 
 
 @inline
@@ -545,38 +578,16 @@ def _per_counter_overload(out):
     return lambda out: e
 
 
-#: Counters a step of the counter loop computes side by side (t, t + LANES/F,
-#: t + 2 LANES/F, ...): independent Philox chains whose latencies overlap. It
-#: orders the work, not the stream. By parameter type (the float32 uniform and
-#: normal take _vector_block32 instead: the float64 uniform here).
-INTERLEAVE = {Uniform: 4}
-INTERLEAVE_DEFAULT = 1
-
-
-def _interleave(params):
-    """Stub: the counters a step of the counter loop computes for params' type."""
-
-
-@overload(_interleave, jit_options=INLINE_OPTIONS)
-def _interleave_overload(params):
-    factor = INTERLEAVE.get(getattr(params, "instance_class", None), INTERLEAVE_DEFAULT)
-    return lambda params: factor
-
-
 @inline
 def _counter_loop(dst, start, cbase, params, k0, k1, c2, c3, like):
     """dst[start : start + E*LANES] = the values of the block whose first
     counter is cbase, for an output of like's dtype."""
     prefer_wide_vectors()
     base = _U64(start)
-    factor = _interleave(params)
-    step = _U64(LANES // factor)
-    for t in range(step):
-        for m in range(factor):  # a constant trip count: unrolled into independent chains
-            u = t + _U64(m) * step
-            c = cbase + u
-            w0, w1, w2, w3 = philox4x32_10(c & _MASK32, c >> _U64(32), c2, c3, k0, k1)
-            _store(dst, base, u, _values(params, like, w0, w1, w2, w3))
+    for u in range(_U64(LANES)):
+        c = cbase + u
+        w0, w1, w2, w3 = philox4x32_10(c & _MASK32, c >> _U64(32), c2, c3, k0, k1)
+        _store(dst, base, u, _values(params, like, w0, w1, w2, w3))
 
 
 @inline
@@ -609,6 +620,13 @@ def _uniform_block32(dst, start, cbase, params, k0, k1, c2, c3, scratch):
     """A float32-stream block of the uniform: the values computed from the
     words in registers (uniform_block_f32), each stored once."""
     uniform_block_f32(dst, start, cbase, LANES, c2, c3, k0, k1, _F32(params.low), _F32(params.span), _F32(params.top))
+
+
+@inline
+def _uniform_block64(dst, start, cbase, params, k0, k1, c2, c3, scratch):
+    """A float64 block of the uniform, from the words in registers
+    (uniform_block_f64), each value stored once."""
+    uniform_block_f64(dst, start, cbase, LANES, c2, c3, k0, k1, _F64(params.low), _F64(params.span), _F64(params.top))
 
 
 _BLOCK32 = 4 * LANES  # float32 elements per block
@@ -871,6 +889,8 @@ def _block_overload(dst, start, cbase, params, k0, k1, c2, c3, scratch):
         return _ziggurat_block.py_func
     if kind is Uniform and dst.dtype == types.float32:
         return _uniform_block32.py_func
+    if kind is Uniform and dst.dtype == types.float64:
+        return _uniform_block64.py_func
     if kind is Normal and dst.dtype == types.float32:
         return _vector_block32.py_func
     return lambda dst, start, cbase, params, k0, k1, c2, c3, scratch: _counter_loop(

@@ -146,6 +146,45 @@ def test_vector_uniform_block_equals_the_element_formula(uniform_blocks, stores,
     assert (got <= top32).all() and (got >= min(low32, top32)).all()
 
 
+UNIFORM_BLOCK_PARAMS_F64 = [
+    (0.0, 1.0, float(np.nextafter(1.0, 0.0))),
+    (1.0, 0.5, float(np.nextafter(1.5, 0.0))),  # low + span * u rounds up to high
+    (-1.5e308, float("inf"), 1.5e308),  # the span overflows: inf * u, NaN where u is 0, then top
+    (0.0, 5e-324, 5e-324),  # a subnormal span
+    (-0.125, 0.25, -0.0625),  # top below high: many values clamped
+]
+
+
+@pytest.mark.parametrize("low, span, top", UNIFORM_BLOCK_PARAMS_F64)
+@pytest.mark.parametrize("first", [0, 2**32 - 100])
+def test_vector_uniform_block_f64_equals_the_element_formula(low, span, top, first):
+    """uniform_block_f64: _uniform_f64 in LLVM vector code, against NumPy's
+    float64 operations on the reference words (element j of counter u from
+    its words 2j, 2j + 1 at 256 j + u)."""
+    from tests import reference
+
+    @numba.njit
+    def block(dst, start, first, c2, c3, k0, k1, low, span, top):
+        _kernels.uniform_block_f64(dst, start, first, 256, c2, c3, k0, k1, low, span, top)
+
+    key = np.array([0xA4093822, 0x299F31D0], np.uint32)
+    room = np.zeros(512 + 24)
+    start = 9
+    with np.errstate(invalid="ignore", over="ignore"):
+        block(room, start, np.uint64(first), np.uint64(7), np.uint64(64), np.uint64(key[0]), np.uint64(key[1]),
+              low, span, top)
+        counters = np.array([[(first + u) & 0xFFFFFFFF, (first + u) >> 32, 7, 64] for u in range(256)], np.uint32)
+        words = reference.philox4x32_10(counters, key).astype(np.uint64).T  # words[j][u]
+        bits = np.concatenate([(words[1] << np.uint64(32) | words[0]) >> np.uint64(11),
+                               (words[3] << np.uint64(32) | words[2]) >> np.uint64(11)])
+        v = low + span * (bits.astype(np.float64) * 2.0**-53)
+        expected = np.where(v < top, v, top)
+    got = room[start:start + 512]
+    assert got.view(np.uint64).tolist() == expected.view(np.uint64).tolist()
+    assert not room[:start].any() and not room[start + 512:].any()
+    assert (got <= top).all() and (got >= min(low, top)).all()
+
+
 @pytest.mark.parametrize("lead", [0, 1, 5, 15])
 @pytest.mark.parametrize("low, span, top", UNIFORM_BLOCK_PARAMS[:2])
 def test_streamed_uniform_blocks_off_a_line_carry_its_ends(uniform_blocks, lead, low, span, top):
