@@ -608,7 +608,7 @@ def _values_in_place(dst, start, params):
 @inline
 def _vector_block32(dst, start, cbase, params, k0, k1, c2, c3, scratch):
     """A float32-stream block of a transform of its counter's words (the
-    Box-Muller normal): the block's words from
+    Box-Muller normal, the truncated normal's rational regimes): the block's words from
     Philox in 32-bit vector lanes (philox_block_words), written where the
     values go, then replaced by the values."""
     philox_block_words(dst, start, cbase, LANES, c2, c3, k0, k1)
@@ -891,7 +891,7 @@ def _block_overload(dst, start, cbase, params, k0, k1, c2, c3, scratch):
         return _uniform_block32.py_func
     if kind is Uniform and dst.dtype == types.float64:
         return _uniform_block64.py_func
-    if kind is Normal and dst.dtype == types.float32:
+    if kind in (Normal, CentralTruncatedNormal, RationalTruncatedNormal) and dst.dtype == types.float32:
         return _vector_block32.py_func
     return lambda dst, start, cbase, params, k0, k1, c2, c3, scratch: _counter_loop(
         dst, start, cbase, params, k0, k1, c2, c3, dst)
