@@ -380,25 +380,28 @@ def ndtri_rational_f32(q, p):
 # the loops vectorize and no hardware conversion instruction is required.
 # Inputs are finite; values at or beyond the format's range become infinity.
 # --------------------------------------------------------------------------
-_F16_OVERFLOW = np.int64((127 + 16) << 23)        # |x| >= 65536: infinity
-_F16_MIN_NORMAL = np.int64((127 - 14) << 23)      # |x| < 2**-14: zero or subnormal
+_F16_OVERFLOW = np.uint32((127 + 16) << 23)       # |x| >= 65536: infinity
+_F16_MIN_NORMAL = np.uint32((127 - 14) << 23)     # |x| < 2**-14: zero or subnormal
 _F16_SUBNORMAL_MAGIC = np.uint32((127 - 1) << 23)  # 0.5: adding it aligns the subnormal bits
-_F16_REBIAS = np.int64((127 - 15) << 23)
+_F16_REBIAS = np.uint32((127 - 15) << 23)
 
 
 @inline
 def f32_to_f16_bits(x):
-    """IEEE binary16 bits of the float32 x, rounded to nearest even."""
+    """IEEE binary16 bits of the float32 x, rounded to nearest even. All in
+    uint32 (32-bit vector lanes); each branch's lanes are computed, the
+    wrapped results of the other ranges are not selected."""
+    u32 = np.uint32  # Numba widens uint32 operations to 64 bits: each result is cut back
     bits = f32_as_u32(x)
-    sign = np.int64((bits >> np.uint32(16)) & np.uint32(0x8000))
-    a = np.int64(bits & np.uint32(0x7FFFFFFF))
+    sign = u32(u32(bits >> u32(16)) & u32(0x8000))
+    a = u32(bits & u32(0x7FFFFFFF))
     # subnormal or zero: the float add rounds to nearest even at the 2**-24 grid
     magic = u32_as_f32(_F16_SUBNORMAL_MAGIC)
-    sub = np.int64(f32_as_u32(u32_as_f32(np.uint32(a)) + magic)) - np.int64(_F16_SUBNORMAL_MAGIC)
+    sub = u32(f32_as_u32(u32_as_f32(a) + magic) - _F16_SUBNORMAL_MAGIC)
     # normal: drop 13 mantissa bits with round-half-even
-    odd = (a >> np.int64(13)) & np.int64(1)
-    norm = (a - _F16_REBIAS + np.int64(0xFFF) + odd) >> np.int64(13)
-    h = np.int64(0x7C00) if a >= _F16_OVERFLOW else (sub if a < _F16_MIN_NORMAL else norm)
+    odd = u32(u32(a >> u32(13)) & u32(1))
+    norm = u32(u32(u32(u32(a - _F16_REBIAS) + u32(0xFFF)) + odd) >> u32(13))
+    h = u32(0x7C00) if a >= _F16_OVERFLOW else (sub if a < _F16_MIN_NORMAL else norm)
     return np.uint16(h | sign)
 
 
