@@ -806,25 +806,27 @@ PENDING = FLUSH_AT + _BLOCK64
 # element its global index, its place in dst, its draw, value and whether
 # the first batched attempt resolved it.
 ZigguratScratch = namedtuple(
-    "ZigguratScratch", ["flags", "flag_words", "count", "index", "place", "draws", "values", "done"])
+    "ZigguratScratch", ["flags", "flag_words", "count", "index", "place", "draws", "values", "done", "words"])
 
 
 @inline
 def _ziggurat_block(dst, start, cbase, params, k0, k1, c2, c3, scratch):
-    """The float64 normal block: the fast path of every element in one vector
-    loop, then the few elements that left it appended to the pending list
-    (resolved by _ziggurat_flush). The counter words 2 and 3 are the normal
-    float64 stream's own (NORMAL_ID, 64), as constants: c2 and c3 hold the
-    same values, and constants spare the loop two broadcasts."""
+    """The float64 normal block: the block's Philox words from the vector
+    Philox (philox_block_words, into scratch.words), the fast path of every
+    element in one vector loop, then the few elements that left it appended
+    to the pending list (resolved by _ziggurat_flush). The counter words 2
+    and 3 are the normal float64 stream's own (NORMAL_ID, 64), as constants:
+    c2 and c3 hold the same values."""
     prefer_wide_vectors()
     base = _U64(start)
     mean = _F64(params.mean)
     std = _F64(params.std)
     flags, flag_words, count = scratch.flags, scratch.flag_words, scratch.count
-    index, place = scratch.index, scratch.place
+    index, place, words = scratch.index, scratch.place, scratch.words
+    philox_block_words(words, 0, cbase, LANES, _U64(NORMAL_ID), _U64(64), k0, k1)
     for t in range(_U64(LANES)):
-        c = cbase + t
-        w0, w1, w2, w3 = philox4x32_10(c & _MASK32, c >> _U64(32), _U64(NORMAL_ID), _U64(64), k0, k1)
+        w0, w1 = _U64(words[t]), _U64(words[_U64(LANES) + t])
+        w2, w3 = _U64(words[_U64(2 * LANES) + t]), _U64(words[_U64(3 * LANES) + t])
         z0, slow0 = fast_path(draw(w0, w1))
         z1, slow1 = fast_path(draw(w2, w3))
         dst[base + t] = mean + std * z0
@@ -936,7 +938,7 @@ def _scratch_overload(params, out):
             return ZigguratScratch(flag_words.view(np.bool_), flag_words, np.zeros(1, np.uint64),
                                    np.empty(PENDING, np.uint64), np.empty(PENDING, np.uint64),
                                    np.empty(PENDING, np.uint64), np.empty(PENDING, np.float64),
-                                   np.empty(PENDING, np.bool_))
+                                   np.empty(PENDING, np.bool_), np.empty(4 * LANES, np.uint32))
         return ziggurat_scratch
     return lambda params, out: None
 
