@@ -644,7 +644,7 @@ TAIL_PENDING = TAIL_FLUSH_AT + _BLOCK32
 # and the pending tail elements: count, place in dst, signed probability,
 # quantile.
 TruncatedScratch = namedtuple(
-    "TruncatedScratch", ["block", "flags", "flag_words", "tails", "count", "place", "signed", "quantile"])
+    "TruncatedScratch", ["block", "flags", "flag_words", "tails", "count", "place", "signed", "quantile", "words"])
 
 
 @inline
@@ -729,15 +729,15 @@ def _truncated_block32(dst, start, cbase, params, k0, k1, c2, c3, scratch):
 
 
 @inline
-def _probabilities64(probability, cbase, params, k0, k1):
+def _probabilities64(probability, words, cbase, params, k0, k1):
     """The signed probabilities of a float64 block's elements, in one vector
-    loop; counter words 2 and 3 are (TRUNCATED_NORMAL_ID, 64), as constants."""
+    loop over the block's Philox words (from the vector Philox, into words);
+    counter words 2 and 3 are (TRUNCATED_NORMAL_ID, 64), as constants."""
     prefer_wide_vectors()
-    c2 = _U64(TRUNCATED_NORMAL_ID)
-    c3 = _U64(64)
+    philox_block_words(words, 0, cbase, LANES, _U64(TRUNCATED_NORMAL_ID), _U64(64), k0, k1)
     for t in range(_U64(LANES)):
-        c = cbase + t
-        w0, w1, w2, w3 = philox4x32_10(c & _MASK32, c >> _U64(32), c2, c3, k0, k1)
+        w0, w1 = _U64(words[t]), _U64(words[_U64(LANES) + t])
+        w2, w3 = _U64(words[_U64(2 * LANES) + t]), _U64(words[_U64(3 * LANES) + t])
         _store(probability, _U64(0), t, (truncated_probability(params, open_unit_f64(w0, w1)),
                                          truncated_probability(params, open_unit_f64(w2, w3))))
 
@@ -760,7 +760,7 @@ def _truncated_block(dst, start, cbase, params, k0, k1, c2, c3, scratch):
     base = _U64(start)  # unsigned indices: no negative-index wraparound in the loops
     prefer_wide_vectors()
     probability, flags = scratch.block, scratch.flags
-    _probabilities64(probability, cbase, params, k0, k1)
+    _probabilities64(probability, scratch.words, cbase, params, k0, k1)
     if params.regime == TAILS_ONLY:
         _values64(dst, base, probability, params, ndtri_lower_f64)
     else:
@@ -783,7 +783,7 @@ def _central_block64(dst, start, cbase, params, k0, k1, c2, c3, scratch):
     base = _U64(start)
     prefer_wide_vectors()
     probability = scratch.block
-    _probabilities64(probability, cbase, params, k0, k1)
+    _probabilities64(probability, scratch.words, cbase, params, k0, k1)
     lowest = _F64(0.5)
     for i in range(_U64(_BLOCK64)):
         p = abs(probability[i])
@@ -930,7 +930,7 @@ def _scratch_overload(params, out):
             return TruncatedScratch(np.empty(per_block, block_type), flag_words.view(np.bool_), flag_words,
                                     np.empty(per_block, np.uint64), np.zeros(1, np.uint64),
                                     np.empty(TAIL_PENDING, np.uint64), np.empty(TAIL_PENDING, np.float64),
-                                    np.empty(TAIL_PENDING, np.float64))
+                                    np.empty(TAIL_PENDING, np.float64), np.empty(4 * LANES, np.uint32))
         return truncated_scratch
     if kind is Normal and out.dtype == types.float64:
         def ziggurat_scratch(params, out):
