@@ -994,9 +994,10 @@ def _is_native_overload(fmt):
 
 #: Native outputs of at least this many bytes are written with non-temporal
 #: stores: an output much larger than the caches is then not read into them
-#: first. The float32 uniform stores its values so as they are computed where
-#: a block starts on a 64-byte boundary (_stream_direct); other blocks and
-#: distributions go through a staging buffer (``_jit.stream_store``). By
+#: first. The float32 uniform stores its values so as they are computed, by
+#: whole 64-byte lines (_stream_direct; a run's first block off a line goes
+#: through staging); other distributions go through a staging buffer
+#: (``_jit.stream_store``). By
 #: output dtype, the distributions where that pays (STREAMED): the float64
 #: ziggurat is bound by its arithmetic and loses the staging copy's time
 #: (0.45 against 0.37-0.40 G/s at 1e8 on one thread), the float32 Box-Muller
