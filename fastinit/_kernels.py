@@ -215,6 +215,7 @@ def _uniform_block_intrinsic(streamed, width=32):
             lead32 = splat(builder, builder.trunc(lead, i32), v32)
             shift = builder.add(lead32, iota)
             last = total - VECTOR_LANES
+            origin = builder.add(start, lead)  # dst's first whole line
 
             def offsets(u):
                 t = builder.add(shift, splat(builder, ir.Constant(i32, u), v32))
@@ -230,18 +231,18 @@ def _uniform_block_intrinsic(streamed, width=32):
                 values = [value(w) for w in words]
                 if u != last:
                     for j in range(4):
-                        put(builder.add(builder.add(start, lead), ir.Constant(start.type, j * total + u)), values[j])
+                        put(builder.add(origin, ir.Constant(start.type, j * total + u)), values[j])
                     return
                 for j in range(3):  # the lines across the runs of words j and j + 1
-                    put(builder.add(builder.add(start, lead), ir.Constant(start.type, j * total + u)),
+                    put(builder.add(origin, ir.Constant(start.type, j * total + u)),
                         builder.select(ahead, values[j], values[j + 1]))
-                end = builder.add(builder.add(start, lead), ir.Constant(start.type, 3 * total + u))
+                end = builder.add(origin, ir.Constant(start.type, 3 * total + u))
                 with builder.if_else(builder.icmp_signed("==", lead, ir.Constant(lead.type, 0))) as (whole, across):
                     with whole:
                         put(end, values[3])
                     with across:  # the line before start + lead: the last block's end and this one's start
                         held = pointer(carry.data, lead)
-                        put(builder.sub(builder.add(start, lead), ir.Constant(start.type, VECTOR_LANES)),
+                        put(builder.sub(origin, ir.Constant(start.type, VECTOR_LANES)),
                             builder.select(ahead, builder.load(held, align=4), values[0]))
                         builder.store(values[3], held, align=4)
 
@@ -591,6 +592,14 @@ def _counter_loop(dst, start, cbase, params, k0, k1, c2, c3, like):
 
 
 @inline
+def _words_of(words, t):
+    """The four Philox words of counter t of a block that philox_block_words
+    wrote into the uint32 array words (word j at j * LANES + t)."""
+    return (_U64(words[t]), _U64(words[_U64(LANES) + t]), _U64(words[_U64(2 * LANES) + t]),
+            _U64(words[_U64(3 * LANES) + t]))
+
+
+@inline
 def _values_in_place(dst, start, params):
     """dst[start : start + 4*LANES] holds a block's Philox words (each word
     at its element's place, as float32 bits): replace them with the block's
@@ -736,8 +745,7 @@ def _probabilities64(probability, words, cbase, params, k0, k1):
     prefer_wide_vectors()
     philox_block_words(words, 0, cbase, LANES, _U64(TRUNCATED_NORMAL_ID), _U64(64), k0, k1)
     for t in range(_U64(LANES)):
-        w0, w1 = _U64(words[t]), _U64(words[_U64(LANES) + t])
-        w2, w3 = _U64(words[_U64(2 * LANES) + t]), _U64(words[_U64(3 * LANES) + t])
+        w0, w1, w2, w3 = _words_of(words, t)
         _store(probability, _U64(0), t, (truncated_probability(params, open_unit_f64(w0, w1)),
                                          truncated_probability(params, open_unit_f64(w2, w3))))
 
@@ -825,8 +833,7 @@ def _ziggurat_block(dst, start, cbase, params, k0, k1, c2, c3, scratch):
     index, place, words = scratch.index, scratch.place, scratch.words
     philox_block_words(words, 0, cbase, LANES, _U64(NORMAL_ID), _U64(64), k0, k1)
     for t in range(_U64(LANES)):
-        w0, w1 = _U64(words[t]), _U64(words[_U64(LANES) + t])
-        w2, w3 = _U64(words[_U64(2 * LANES) + t]), _U64(words[_U64(3 * LANES) + t])
+        w0, w1, w2, w3 = _words_of(words, t)
         z0, slow0 = fast_path(draw(w0, w1))
         z1, slow1 = fast_path(draw(w2, w3))
         dst[base + t] = mean + std * z0
