@@ -263,8 +263,8 @@ def _cell(rates):
     return f"{statistics.median(rates):.2f} [{min(rates):.2f}, {max(rates):.2f}]" if rates else ""
 
 
-def _fraction(ours, limit):
-    return f"{statistics.median(ours) / statistics.median(limit):.0%}" if limit else ""
+def _fraction(ours, bound):
+    return f"{statistics.median(ours) / statistics.median(bound):.0%}" if bound else ""
 
 if __name__ == "__main__":
     main()

@@ -443,3 +443,54 @@ def test_an_empty_kernel_cache_is_planned_cold(tmp_path):
 def test_a_very_slow_result_does_not_read_zero():
     assert report._fmt_rate(0.00041e9) == "0.00041" and report._fmt_rate(0.012e9) == "0.012"
     assert report._fmt_rate(2.5e9) == "2.500" and report._fmt_rate(None) == ""
+
+
+def _limit_script():
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parents[1] / "bench" / "limit.py"
+    spec = importlib.util.spec_from_file_location("bench_limit", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_limit_script_reads_every_case_of_the_c_program():
+    """bench/limit.py's parser on lines as phx.c prints them (its printf format)."""
+    limit = _limit_script()
+    lines = [b"%-8s %-6s x%d  median %6.3f G/s  [%6.3f .. %6.3f]" % (kind, where, threads, 3.5, 3.25, 3.75)
+             for kind in (b"words", b"uniform", b"normal", b"bm_only") for where in (b"16k", b"1e8")
+             for threads in (1, 2)]
+    rates = {}
+    for line in lines:
+        match = limit._LINE.match(line.decode())
+        if match:
+            kind, where, threads, rate = match.groups()
+            rates[kind, where, int(threads)] = float(rate)
+    assert set(rates) == {(kind, where, threads) for kind in ("words", "uniform", "normal")
+                          for where in ("16k", "1e8") for threads in (1, 2)}
+    assert set(rates.values()) == {3.5}
+
+
+def test_limit_script_prints_both_tables_without_a_c_limit(monkeypatch, capsys):
+    """Every case of both tables, with fastinit's rates, where no C program
+    is at hand (smaller sizes: the same code paths)."""
+    limit = _limit_script()
+    monkeypatch.setattr(limit, "BIG", 1 << 20)
+    monkeypatch.setattr(limit, "REPS", 4)
+    monkeypatch.setattr(sys, "argv", ["limit.py", "--rounds", "1", "--phx", "/nonexistent/phx.c"])
+    limit.main()
+    out = capsys.readouterr().out
+    assert "no C limit" in out
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in out.splitlines()
+            if line.startswith("| ") and not line.startswith("| case")]
+    first = [row for row in rows if len(row) == 5]  # case, threads, C limit, fastinit, fraction
+    second = [row for row in rows if len(row) == 7]  # case, dtype, threads, limit, fastinit, fraction, bound
+    assert len(first) == 16 and len(second) == 4 * len(limit.OTHERS)
+    assert all(row[2] == "" and row[4] == "" and float(row[3].split()[0]) > 0 for row in first)
+    for row in second:  # at 1e8 the store rate bounds every case; in cache no bound without the C program
+        assert float(row[4].split()[0]) > 0
+        if row[0].endswith("1e8"):
+            assert row[6] == "ordinary stores" and row[5].endswith("%") and float(row[3].split()[0]) > 0
+        else:
+            assert row[3] == "" and row[5] == ""
